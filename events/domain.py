@@ -1,0 +1,382 @@
+"""The event-sourced model of convmig's log: runs and stack histories.
+
+Two aggregates, no persistence here:
+
+* ``Run``: one per command invocation. What was asked (command, arguments,
+  selection, operator, host, pid, convmig version, the run it retries), which
+  trees it took up, and how it ended.
+* ``StackHistory``: one per root stack, for its whole life across runs:
+  planned (with every row change, before and after), applied, failed, refused,
+  recovered, in either direction (migrate or rollback). Its id is derived from
+  the Heat stack id, so two processes creating or extending the same history
+  race on the same (id, version) and the loser gets a concurrency conflict.
+
+Every event of both carries ``prev_hash`` (see ``chain``), and each aggregate
+keeps ``head``, the digest of its newest event.
+
+Event class names and this module's path are stored as topics: renaming either
+breaks reading old logs (use ``eventsourcing.utils.register_topic`` if ever
+needed). Validation happens in the command methods, before an event exists, so
+replay never fails on a rule added later.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Optional
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from .chain import GENESIS, event_hash
+from .secrets import mask_urls, redact
+
+DIRECTIONS = ("migrate", "rollback")
+RUN_OUTCOMES = ("done", "partial", "failed", "interrupted")
+RECOVERY_OUTCOMES = ("applied", "not_applied", "drifted")
+ROW_OPS = ("update", "delete", "insert")
+
+_SCALARS = (str, int, float, bool, type(None), datetime, date, time, timedelta, Decimal, bytes, UUID)
+
+
+#: Exact types that need neither copying nor checking.
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def stack_aggregate_id(stack_id: str) -> UUID:
+    """The StackHistory id of a Heat stack: the same in every process."""
+    return uuid5(NAMESPACE_URL, f"convmig:stack:{stack_id}")
+
+
+def normalise(value: Any, path: str = "$") -> Any:
+    """A copy of a payload in the types the store round-trips exactly.
+
+    Drivers hand back ``memoryview``/``bytearray`` (bytes), tuples come back as
+    lists anyway, and an unsupported type (a set, an ORM object) is refused
+    here, naming where it is, rather than later inside ``save()``.
+    """
+    if type(value) in _PLAIN:  # the common case, and the hot path for large plans
+        return value
+    if isinstance(value, (memoryview, bytearray)):
+        return bytes(value)
+    if isinstance(value, dict):
+        return {str(k): v if type(v) in _PLAIN else normalise(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [v if type(v) in _PLAIN else normalise(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TypeError(f"cannot record the non-finite number {value} at {path}")
+    if isinstance(value, _SCALARS):
+        return value
+    raise TypeError(f"cannot record a value of type {type(value).__name__} at {path}")
+
+
+def _check_change(change: dict, index: int) -> None:
+    """A row change must name its table, key and operation, with the images its op needs."""
+    where = f"changes[{index}]"
+    if not isinstance(change, dict):
+        raise ValueError(f"{where} is not a dict")
+    missing = {"table", "pk", "op"} - change.keys()
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(sorted(missing))}")
+    if change["op"] not in ROW_OPS:
+        raise ValueError(f"{where}: op must be one of {', '.join(ROW_OPS)}, not {change['op']!r}")
+    if change["op"] in ("update", "delete") and not isinstance(change.get("before"), dict):
+        raise ValueError(f"{where}: a {change['op']} needs a before-image")
+    if change["op"] in ("update", "insert") and not isinstance(change.get("after"), dict):
+        raise ValueError(f"{where}: an {change['op']} needs an after-image")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+class ChainedAggregate(Aggregate):
+    """An aggregate whose events are linked by ``prev_hash`` into a hash chain.
+
+    The link is computed by the command (``_record``) and stored in the event;
+    replay recomputes ``head`` from the events, so a loaded aggregate's head is
+    the digest of its newest stored event.
+    """
+
+    class Event(Aggregate.Event):
+        prev_hash: str
+
+        def mutate(self, aggregate):
+            digest = event_hash(self)  # first: a payload that cannot be hashed changes nothing
+            aggregate = super().mutate(aggregate)
+            aggregate.head = digest
+            return aggregate
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    def _record(self, event_class: type, **fields: Any) -> None:
+        """Trigger an event linked to the current head."""
+        self.trigger_event(event_class, prev_hash=self.head, **fields)
+
+
+class Run(ChainedAggregate):
+    """One command invocation: what was asked, what it covered, how it ended."""
+
+    class Started(ChainedAggregate.Created):
+        command: str
+        arguments: dict
+        selection: dict
+        operator: str
+        host: str
+        pid: int
+        version: str
+        retry_of: Optional[UUID]
+
+    class Covered(ChainedAggregate.Event):
+        stack_ids: list
+
+        def apply(self, aggregate: "Run") -> None:
+            seen = set(aggregate.covered)
+            aggregate.covered.extend(s for s in self.stack_ids if s not in seen)
+
+    class Finished(ChainedAggregate.Event):
+        outcome: str
+        counts: dict
+
+        def apply(self, aggregate: "Run") -> None:
+            aggregate.outcome, aggregate.counts = self.outcome, dict(self.counts)
+
+    def __init__(self, command, arguments, selection, operator, host, pid, version, retry_of):
+        self.command, self.arguments, self.selection = command, arguments, selection
+        self.operator, self.host, self.pid = operator, host, pid
+        #: the convmig release that ran (``version`` is the aggregate's own counter)
+        self.convmig_version = version
+        self.retry_of = retry_of
+        self.outcome: str | None = None
+        self.counts: dict = {}
+        self.covered: list[str] = []
+        self.head = GENESIS
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        command: str,
+        arguments: dict,
+        selection: dict,
+        operator: str,
+        host: str,
+        pid: int,
+        version: str,
+        retry_of: UUID | None = None,
+    ) -> "Run":
+        """A new run; secrets in the arguments and selection are redacted before recording."""
+        return cls._create(
+            cls.Started,
+            id=uuid4(),
+            prev_hash=GENESIS,
+            command=command,
+            arguments=normalise(redact(arguments)),
+            selection=normalise(redact(selection)),
+            operator=mask_urls(operator),
+            host=host,
+            pid=int(pid),
+            version=version,
+            retry_of=retry_of,
+        )
+
+    @property
+    def started_on(self) -> datetime:
+        return self.created_on
+
+    def cover(self, stack_ids: list[str]) -> None:
+        """Record trees this run took up (call once per batch); repeats are ignored."""
+        if self.outcome is not None:
+            raise ValueError(f"run {self.id} already finished ({self.outcome})")
+        new = [str(s) for s in dict.fromkeys(stack_ids) if str(s) not in set(self.covered)]
+        if new:
+            self._record(self.Covered, stack_ids=new)
+
+    def finish(self, outcome: str, counts: dict) -> None:
+        """Record how the run ended; a run finishes once."""
+        _check_choice("outcome", outcome, RUN_OUTCOMES)
+        if self.outcome is not None:
+            raise ValueError(f"run {self.id} already finished ({self.outcome})")
+        self._record(self.Finished, outcome=outcome, counts=normalise(counts))
+
+
+class StackHistory(ChainedAggregate):
+    """Everything convmig did to one root stack, in order, across runs."""
+
+    class Opened(ChainedAggregate.Created):
+        stack_id: str
+        stack_name: str
+
+    class Planned(ChainedAggregate.Event):
+        run_id: UUID
+        direction: str
+        changes: list
+        summary: dict
+
+        def apply(self, aggregate: "StackHistory") -> None:
+            aggregate._add(self, "planned", changes=self.changes, summary=self.summary)
+
+    class Applied(ChainedAggregate.Event):
+        run_id: UUID
+        direction: str
+        summary: Optional[dict]
+
+        def apply(self, aggregate: "StackHistory") -> None:
+            aggregate._add(self, "applied", summary=self.summary)
+
+    class Failed(ChainedAggregate.Event):
+        run_id: UUID
+        direction: str
+        reason: str
+
+        def apply(self, aggregate: "StackHistory") -> None:
+            aggregate._add(self, "failed", reason=self.reason)
+
+    class Refused(ChainedAggregate.Event):
+        run_id: UUID
+        direction: str
+        reason: str
+
+        def apply(self, aggregate: "StackHistory") -> None:
+            aggregate._add(self, "refused", reason=self.reason)
+
+    class Recovered(ChainedAggregate.Event):
+        run_id: UUID
+        direction: str
+        outcome: str
+        detail: str
+
+        def apply(self, aggregate: "StackHistory") -> None:
+            aggregate._add(self, "recovered", outcome=self.outcome, detail=self.detail)
+
+    @staticmethod
+    def create_id(stack_id: str) -> UUID:
+        return stack_aggregate_id(stack_id)
+
+    def __init__(self, stack_id: str, stack_name: str):
+        self.stack_id, self.stack_name = stack_id, stack_name
+        self.entries: list[dict] = []
+        self.head = GENESIS
+
+    @classmethod
+    def open(cls, stack_id: str, stack_name: str) -> "StackHistory":
+        """A new, empty history (its id follows from ``stack_id``)."""
+        return cls._create(
+            cls.Opened, id=stack_aggregate_id(stack_id), prev_hash=GENESIS, stack_id=str(stack_id), stack_name=str(stack_name or "")
+        )
+
+    def _add(self, event: Any, kind: str, **data: Any) -> None:
+        """Append one entry (a plain dict) for an event; used only by ``apply``."""
+        self.entries.append(
+            {
+                "kind": kind,
+                "version": event.originator_version,
+                "timestamp": event.timestamp,
+                "run_id": event.run_id,
+                "direction": event.direction,
+                **data,
+            }
+        )
+
+    # -- commands ---------------------------------------------------------
+
+    def planned(self, run_id: UUID, *, direction: str, changes: list[dict], summary: dict) -> None:
+        """Record a plan before any of it is applied; one plan may be open at a time."""
+        _check_choice("direction", direction, DIRECTIONS)
+        if self.pending is not None:
+            raise ValueError(
+                f"stack {self.stack_id} has an open plan from run {self.pending['run_id']}; record its outcome first"
+            )
+        for index, change in enumerate(changes):
+            _check_change(change, index)
+        self._record(
+            self.Planned, run_id=run_id, direction=direction, changes=normalise(changes, "changes"), summary=normalise(summary or {})
+        )
+
+    def applied(self, run_id: UUID, *, summary: dict | None = None) -> None:
+        """Record that the open plan was committed to Heat's database."""
+        plan = self._open_plan("applied")
+        self._record(self.Applied, run_id=run_id, direction=plan["direction"], summary=normalise(summary) if summary is not None else None)
+
+    def failed(self, run_id: UUID, *, reason: str) -> None:
+        """Record that applying the open plan failed (nothing of it was committed)."""
+        plan = self._open_plan("failed")
+        self._record(self.Failed, run_id=run_id, direction=plan["direction"], reason=mask_urls(str(reason)))
+
+    def refused(self, run_id: UUID, *, reason: str, direction: str = "migrate") -> None:
+        """Record a refusal at planning time (nothing was planned or written)."""
+        _check_choice("direction", direction, DIRECTIONS)
+        self._record(self.Refused, run_id=run_id, direction=direction, reason=mask_urls(str(reason)))
+
+    def recovered(self, run_id: UUID, *, outcome: str, detail: str) -> None:
+        """Record what a crashed run's open plan turned out to have done."""
+        _check_choice("outcome", outcome, RECOVERY_OUTCOMES)
+        plan = self._open_plan("recovered")
+        self._record(self.Recovered, run_id=run_id, direction=plan["direction"], outcome=outcome, detail=mask_urls(str(detail)))
+
+    def _open_plan(self, what: str) -> dict:
+        plan = self.pending
+        if plan is None:
+            raise ValueError(f"stack {self.stack_id} has no open plan to record as {what}")
+        return plan
+
+    # -- queries ----------------------------------------------------------
+
+    @property
+    def pending(self) -> dict | None:
+        """The last plan with no applied/failed/recovered after it, else None."""
+        for entry in reversed(self.entries):
+            if entry["kind"] in ("applied", "failed", "recovered"):
+                return None
+            if entry["kind"] == "planned":
+                return {k: entry[k] for k in ("run_id", "direction", "changes", "summary", "version")}
+        return None
+
+    def last_applied(self, direction: str = "migrate") -> dict | None:
+        """The newest plan of ``direction`` that was applied (or recovered as applied)."""
+        plan = None
+        result = None
+        for entry in self.entries:
+            if entry["kind"] == "planned":
+                plan = entry
+            elif plan is not None and entry["kind"] in ("applied", "failed", "recovered"):
+                if entry["kind"] == "applied" or entry.get("outcome") == "applied":
+                    if plan["direction"] == direction:
+                        result = plan
+                plan = None
+        return result
+
+    @property
+    def state(self) -> str:
+        """Where the stack stands according to the log.
+
+        ``new`` (nothing recorded), ``planned``/``rollback_planned`` (an open
+        plan), ``migrated``/``rolled_back`` (last outcome applied),
+        ``failed``/``rollback_failed``, ``interrupted``/``rollback_interrupted``
+        (recovered as not applied), ``drifted``/``rollback_drifted``, or
+        ``refused``/``rollback_refused``.
+        """
+        if not self.entries:
+            return "new"
+        last = self.entries[-1]
+        prefix = "rollback_" if last["direction"] == "rollback" else ""
+        kind = last["kind"]
+        if kind == "recovered":
+            kind = {"applied": "applied", "not_applied": "interrupted", "drifted": "drifted"}[last["outcome"]]
+        if kind == "applied":
+            return "migrated" if last["direction"] == "migrate" else "rolled_back"
+        return prefix + kind
+
+    @property
+    def converged(self) -> bool:
+        """True when the newest applied plan was a migration (not rolled back since)."""
+        newest = None
+        for direction in DIRECTIONS:
+            plan = self.last_applied(direction)
+            if plan is not None and (newest is None or plan["version"] > newest["version"]):
+                newest = plan
+        return newest is not None and newest["direction"] == "migrate"

@@ -1,0 +1,354 @@
+"""``EventLog``: the one object the migrator and rollback talk to.
+
+It opens (and if needed creates) the store, hands out aggregates, and saves
+them atomically together with the index rows that summarise them. Every
+storage failure leaves here as ``EventStoreError`` (one line), every lost
+concurrency race as ``StackBusy``; callers never see library exceptions.
+
+After a failed ``save()`` the in-memory aggregates hold events that were not
+stored: discard them and reload with ``stack()``/``get_run()``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator, Mapping, Sequence
+from uuid import UUID
+
+import sqlalchemy as sa
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import OriginatorVersionError
+from eventsourcing.persistence import (
+    MapperDeserialisationError,
+    Notification,
+    PersistenceError,
+    RecordConflictError,
+    StoredEvent,
+)
+from eventsourcing.utils import TopicError
+
+from . import index
+from .domain import Run, StackHistory, stack_aggregate_id
+from .errors import EventStoreError, StackBusy
+from .store import ConvmigApp, app_env, ensure_schema, normalise_url
+
+#: Most state bytes fetched in one query when scanning the whole log.
+SCAN_BYTES = 64 * 1024 * 1024
+SCAN_ROWS = 1000
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of the innermost database error, without driver tuple noise."""
+    seen = exc
+    while True:
+        inner = getattr(seen, "orig", None) or seen.__cause__
+        if inner is None or inner is seen:
+            break
+        seen = inner
+    args = getattr(seen, "args", ())
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = args[1]
+    else:
+        text = str(seen) or type(seen).__name__
+    return text.strip().splitlines()[0] if text.strip() else type(seen).__name__
+
+
+def _is_race(exc: BaseException) -> bool:
+    """A conflict on (aggregate, version), or a deadlock between two savers."""
+    if isinstance(exc, (RecordConflictError, sa.exc.IntegrityError)):
+        return True
+    text = reason(exc).lower()
+    return "deadlock" in text or "lock wait timeout" in text
+
+
+class EventLog:
+    """convmig's append-only, hash-chained event log."""
+
+    def __init__(self, app: ConvmigApp, display_url: str, encrypted: bool):
+        self.app = app
+        self.display_url = display_url
+        self.encrypted = encrypted
+
+    # -- opening ------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, env: Mapping[str, str] | None = None) -> "EventLog":
+        """Open the store at ``url``, creating the convmig tables if missing.
+
+        ``env`` supplies ``CONVMIG_CIPHER_KEY``/``CONVMIG_CIPHER_KEY_FILE``
+        (default: the process environment). On MySQL/MariaDB the session and
+        the events column are checked (see ``store``).
+        """
+        env = os.environ if env is None else env
+        parsed = normalise_url(url)
+        shown = parsed.difference_update_query(["connect_timeout"]).render_as_string(hide_password=True)
+        config = app_env(parsed, env)
+        try:
+            app = ConvmigApp(env=config)
+        except Exception as exc:  # noqa: BLE001 - bad driver, bad URL: one line
+            raise EventStoreError(f"cannot open event store {shown}: {reason(exc)}") from None
+        log = cls(app, shown, "CIPHER_KEY" in config)
+        try:
+            ensure_schema(app, index.metadata)
+            log._probe()
+        except EventStoreError:
+            app.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - unreachable, no rights ...
+            app.close()
+            raise EventStoreError(f"event store {shown}: {reason(exc)}") from None
+        return log
+
+    def _probe(self) -> None:
+        """Decode the first stored event now, so a wrong cipher key fails at open."""
+        first = self.app.recorder.select_notifications(start=None, limit=1)
+        if first:
+            self.decode(first[0])
+
+    def close(self) -> None:
+        self.app.close()
+
+    def __enter__(self) -> "EventLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- aggregates ---------------------------------------------------------
+
+    def start_run(self, **fields: Any) -> Run:
+        """A new Run (not yet saved: pass it to ``save`` with the first batch);
+        the fields are those of ``Run.start``."""
+        return Run.start(**fields)
+
+    def get_run(self, run_id: UUID) -> Run | None:
+        found = self._get(UUID(str(run_id)), f"run {run_id}")
+        return found if isinstance(found, Run) else None
+
+    def last_run(self, command: str | None = None) -> Run | None:
+        """The newest run, optionally of one command."""
+        run_id = self.query(lambda conn: index.last_run_id(conn, command))
+        return self.get_run(run_id) if run_id else None
+
+    def stack(self, stack_id: str) -> StackHistory | None:
+        """The history of a Heat stack, or None if convmig never recorded it."""
+        found = self._get(stack_aggregate_id(stack_id), f"stack {stack_id}")
+        return found if isinstance(found, StackHistory) else None
+
+    def stack_or_new(self, stack_id: str, stack_name: str) -> StackHistory:
+        return self.stack(stack_id) or StackHistory.open(stack_id, stack_name)
+
+    def histories(self, names: Mapping[str, str]) -> dict[str, StackHistory]:
+        """``stack_or_new`` for many stacks (Heat id -> name): one index query
+        tells which exist, so a first migration of a cloud reads nothing per tree."""
+        known = self.query(lambda conn: index.known_stacks(conn, names))
+        return {sid: (self.stack(sid) if sid in known else None) or StackHistory.open(sid, name)
+                for sid, name in names.items()}
+
+    def stacks_with_pending(self) -> list[str]:
+        """Heat ids of stacks with a plan and no outcome (a crashed run), from the index."""
+        return self.query(index.pending_stack_ids)
+
+    def stack_states(self) -> dict[str, str]:
+        """Heat id -> where each stack history stands (migrated, rolled_back, ...), from the index."""
+        return self.query(index.stack_states)
+
+    def _get(self, aggregate_id: UUID, label: str) -> Any:
+        try:
+            return self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        except OriginatorVersionError:
+            raise EventStoreError(f"the recorded history of {label} has missing events; run: convmig log --verify") from None
+        except (MapperDeserialisationError, TopicError) as exc:
+            raise EventStoreError(f"cannot read the history of {label}: {reason(exc)}; run: convmig log --verify") from None
+        except (PersistenceError, sa.exc.SQLAlchemyError) as exc:
+            raise EventStoreError(f"event store {self.display_url}: {reason(exc)}") from None
+
+    # -- saving ---------------------------------------------------------------
+
+    def save(self, *aggregates: Any) -> None:
+        """Store the new events of all ``aggregates`` in one transaction, or none of them."""
+        aggs = [a for a in aggregates if a is not None]
+        base = {a.id: a.version - len(a.pending_events) for a in aggs}
+        try:
+            with self.app.recorder.transaction(commit=True) as session:
+                recordings = self.app.save(*aggs)
+                firsts = {r.domain_event.originator_id: r.notification.id for r in recordings if r.domain_event.originator_version == 1}
+                index.record(session, aggs, base, firsts)
+        except EventStoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if _is_race(exc):
+                raise StackBusy(self._lost(aggs, base)) from None
+            if isinstance(exc, (PersistenceError, sa.exc.SQLAlchemyError)):
+                raise EventStoreError(f"cannot save to event store {self.display_url}: {reason(exc)}") from None
+            raise
+
+    def _lost(self, aggs: Sequence[Any], base: dict[UUID, int]) -> list[str]:
+        """Which stacks another process extended first (all of this save's stacks if unsure)."""
+        stacks = [a for a in aggs if isinstance(a, StackHistory)]
+        try:
+            lost = [a.stack_id for a in stacks if self.app.recorder.select_events(a.id, gt=base[a.id], limit=1)]
+        except Exception:  # noqa: BLE001 - only a refinement of the message
+            lost = []
+        return lost or [a.stack_id for a in stacks]
+
+    # -- reading rows (report and verify) -------------------------------------
+
+    def decode(self, stored: StoredEvent | Notification) -> Any:
+        """One stored row as its domain event; a store-level error if it cannot be read."""
+        try:
+            return self.app.mapper.to_domain_event(stored)
+        except (MapperDeserialisationError, TopicError) as exc:
+            if self.encrypted:
+                hint = "wrong CONVMIG_CIPHER_KEY, or an unencrypted or damaged log"
+            else:
+                hint = "the log may be encrypted (set CONVMIG_CIPHER_KEY or CONVMIG_CIPHER_KEY_FILE) or damaged"
+            raise EventStoreError(
+                f"cannot read event v{stored.originator_version} of {stored.originator_id}: {hint} ({reason(exc)[:120]})"
+            ) from None
+
+    @property
+    def table(self) -> sa.Table:
+        return self.app.recorder.events_record_cls.__table__
+
+    def query(self, work):
+        """Run ``work(connection)`` with store errors turned into one line."""
+        try:
+            with self.app.engine.connect() as conn:
+                return work(conn)
+        except EventStoreError:
+            raise
+        except (PersistenceError, sa.exc.SQLAlchemyError) as exc:
+            raise EventStoreError(f"event store {self.display_url}: {reason(exc)}") from None
+
+    def max_position(self) -> int | None:
+        return self.query(lambda conn: conn.execute(sa.select(sa.func.max(self.table.c.id))).scalar())
+
+    def notifications(
+        self,
+        *,
+        after: int | None,
+        limit: int,
+        topics: Sequence[str] = (),
+        originator_ids: Sequence[UUID] = (),
+        stop: int | None = None,
+    ) -> list[Notification]:
+        """Up to ``limit`` stored rows after position ``after``, in log order.
+
+        Without an originator filter this is the library's
+        ``select_notifications`` (an index range scan, never a full scan).
+        """
+        if not originator_ids:
+            try:
+                return self.app.recorder.select_notifications(
+                    start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=after is None
+                )
+            except (PersistenceError, sa.exc.SQLAlchemyError) as exc:
+                raise EventStoreError(f"event store {self.display_url}: {reason(exc)}") from None
+        return self._of_aggregates(after=after, limit=limit, topics=topics, originator_ids=originator_ids, stop=stop)
+
+    def _of_aggregates(self, *, after, limit, topics, originator_ids, stop) -> list[Notification]:
+        """Rows of a few aggregates in log order, found through the (aggregate, version) index.
+
+        ``ORDER BY id + 0`` keeps planners (PostgreSQL's especially) from
+        walking the whole primary key looking for a handful of rows; ids
+        come first, states second, so only the page's states are read.
+        """
+        t = self.table
+        query = sa.select(t.c.id).where(t.c.originator_id.in_(list(originator_ids))).order_by(t.c.id + 0).limit(limit)
+        if after is not None:
+            query = query.where(t.c.id > after)
+        if stop is not None:
+            query = query.where(t.c.id <= stop)
+        if topics:
+            query = query.where(t.c.topic.in_(list(topics)))
+        ids = self.query(lambda conn: list(conn.execute(query).scalars()))
+        if not ids:
+            return []
+        rows = sa.select(t.c.id, t.c.originator_id, t.c.originator_version, t.c.topic, t.c.state).where(t.c.id.in_(ids)).order_by(t.c.id)
+        return self.query(lambda conn: [_notification(r) for r in conn.execute(rows)])
+
+    def scan_by_aggregate(self) -> Iterator[Notification]:
+        """Every stored row, grouped by aggregate in version order, memory-bounded.
+
+        Keyset pages of row metadata, then states fetched in batches of at
+        most ``SCAN_BYTES``, so a log of millions of events or of a few huge
+        ones is read without holding it all.
+        """
+        t = self.table
+        last: tuple[UUID, int] | None = None
+        while True:
+            meta = self.query(lambda conn: self._meta_page(conn, last))
+            if not meta:
+                return
+            for batch in _by_bytes(meta):
+                states = self.query(
+                    lambda conn: dict(conn.execute(sa.select(t.c.id, t.c.state).where(t.c.id.in_([m.id for m in batch]))).all())
+                )
+                for m in batch:
+                    yield Notification(
+                        id=m.id, originator_id=m.originator_id, originator_version=m.originator_version, topic=m.topic, state=bytes(states[m.id])
+                    )
+            last = (meta[-1].originator_id, meta[-1].originator_version)
+
+    def _meta_page(self, conn: sa.Connection, last: tuple[UUID, int] | None) -> list[Any]:
+        """The next ``SCAN_ROWS`` rows' metadata after ``last`` in (aggregate, version) order.
+
+        Two plain range queries (the rest of the current aggregate, then the
+        aggregates after it): each is an index range scan everywhere, where
+        an OR is not on PostgreSQL and a row-value comparison is not on MariaDB.
+        """
+        t = self.table
+        query = sa.select(t.c.id, t.c.originator_id, t.c.originator_version, t.c.topic, sa.func.length(t.c.state).label("size"))
+        ordered = query.order_by(t.c.originator_id, t.c.originator_version)
+        if last is None:
+            return conn.execute(ordered.limit(SCAN_ROWS)).all()
+        rest = conn.execute(
+            ordered.where(t.c.originator_id == last[0], t.c.originator_version > last[1]).limit(SCAN_ROWS)
+        ).all()
+        following = ordered.where(t.c.originator_id > last[0]).limit(SCAN_ROWS - len(rest))
+        return rest + (conn.execute(following).all() if len(rest) < SCAN_ROWS else [])
+
+    def index_heads(self) -> dict[UUID, tuple[str, int, str]]:
+        return self.query(index.heads)
+
+    def rebuild_index(self) -> int:
+        """Recreate the index tables from the events (after a restore or a manual repair)."""
+        ids: list[UUID] = []
+        previous = None
+        for row in self.scan_by_aggregate():
+            if row.originator_id != previous:
+                ids.append(row.originator_id)
+                previous = row.originator_id
+        firsts = self.query(
+            lambda conn: dict(
+                conn.execute(sa.select(self.table.c.originator_id, self.table.c.id).where(self.table.c.originator_version == 1)).all()
+            )
+        )
+        with self.app.recorder.transaction(commit=True) as session:
+            index.clear(session)
+            aggs = [a for a in (self._get(i, f"aggregate {i}") for i in ids) if a is not None]
+            index.record(session, aggs, {a.id: 0 for a in aggs}, firsts)
+        return len(aggs)
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(
+        id=row.id, originator_id=row.originator_id, originator_version=row.originator_version, topic=row.topic, state=bytes(row.state)
+    )
+
+
+def _by_bytes(meta: Sequence[Any]) -> Iterator[list[Any]]:
+    """Split row metadata into batches whose states add up to at most ``SCAN_BYTES``."""
+    batch: list[Any] = []
+    size = 0
+    for m in meta:
+        if batch and size + (m.size or 0) > SCAN_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append(m)
+        size += m.size or 0
+    if batch:
+        yield batch

@@ -1,0 +1,75 @@
+"""What counts as a secret, and how it is kept out of the log and the report.
+
+Two places need this. A run records the operator's arguments for ever, so
+passwords in them (a ``--db`` URL, an option named like a password) are
+replaced before the event exists. The audit report shows recorded row images,
+which can hold Heat's secrets (a template environment with hidden parameters,
+``user_creds.password``, redacted resource data), so those values are shown as
+a digest unless the operator asks for them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .chain import value_digest
+
+REDACTED = "<redacted>"
+
+#: Column or argument names whose values are secret wherever they appear.
+_SECRET_NAME = re.compile(r"pass(word|wd|phrase)?$|password|secret|token|credential|private_key|cipher_key|trust_id", re.I)
+
+#: Heat columns that can carry secrets although their names do not say so:
+#: template environments (hidden parameter values), files (environment files),
+#: and resource property data (hidden properties, e.g. admin_pass).
+_SECRET_COLUMNS = {
+    "environment",
+    "files",
+    "properties_data",
+    ("resource_properties_data", "data"),
+}
+
+#: ``scheme://user:password@host`` in any string.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/:@\s]*:)(?P<pw>[^@\s]*)@")
+
+
+def is_secret_name(name: str) -> bool:
+    """True for names like ``password``, ``db_pass``, ``client_secret``, ``trust_id``."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def mask_urls(text: str) -> str:
+    """Replace the password of every URL in ``text`` by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", text)
+
+
+def redact(value: Any, name: str = "") -> Any:
+    """A copy of ``value`` fit to be recorded: secret-named entries replaced, URL passwords masked."""
+    if name and is_secret_name(name) and value not in (None, "", False):
+        return REDACTED
+    if isinstance(value, str):
+        return mask_urls(value)
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, name) for v in value]
+    return value
+
+
+def is_secret_column(table: str, column: str, row: dict | None = None) -> bool:
+    """Whether a recorded column value must be shown only as a digest.
+
+    ``resource_data.value`` is secret when its row is flagged ``redact``, as
+    Heat itself treats it.
+    """
+    if column in _SECRET_COLUMNS or (table, column) in _SECRET_COLUMNS or is_secret_name(column):
+        return True
+    return table == "resource_data" and column == "value" and bool((row or {}).get("redact"))
+
+
+def shown(value: Any, secret: bool) -> Any:
+    """The value itself, or its digest when it is secret (NULL stays NULL)."""
+    if secret and value is not None:
+        return value_digest(value)
+    return value
