@@ -195,14 +195,16 @@ class Runner:
             if not pending:
                 continue
             members = pending["summary"].get("stacks") or [stack_id]
+            failpoint("recover-seen")
             if self.locks.acquire({stack_id: members}):
                 continue  # a live process holds it: not ours to judge
             try:
-                outcome, detail = self._judge(pending)
-                hist.recovered(self.run.id, outcome=outcome, detail=detail)
-                self._save(hist)
+                settled = self._settle(stack_id, pending)
             finally:
                 self.locks.release(members)
+            if settled is None:
+                continue
+            hist, outcome, detail = settled
             result = TreeResult(stack_id, hist.stack_name, "recovered", outcome, detail)
             self.report.recovered.append(result)
             self._close_dead_run(pending["run_id"])
@@ -210,12 +212,32 @@ class Runner:
                 not_applied.append(stack_id)
         return not_applied
 
+    def _settle(self, stack_id: str, seen: dict):
+        """Judge and record one open plan, holding its locks. The history is read
+        again under the lock: the plan's own run may have finished it between our
+        first look and the lock (it released the lock after recording), and another
+        recovering process may record first; either way it is no longer ours."""
+        hist = self.log.stack(stack_id)
+        pending = hist.pending if hist else None
+        if not pending or pending["version"] != seen["version"]:
+            return None
+        outcome, detail = self._judge(pending)
+        hist.recovered(self.run.id, outcome=outcome, detail=detail)
+        try:
+            self._save(hist)
+        except StackBusy:
+            return None
+        return hist, outcome, detail
+
     def _close_dead_run(self, run_id) -> None:
         """Record that a run whose plan we just recovered was interrupted."""
         run = self.log.get_run(run_id)
         if run is not None and run.outcome is None and run.id != self.run.id:
             run.finish("interrupted", {"recovered_by": str(self.run.id)})
-            self._save(run)
+            try:
+                self._save(run)
+            except StackBusy:
+                pass  # another recovering process closed it first
 
     def _judge(self, pending: dict) -> tuple[str, str]:
         changes = [RowChange.from_dict(c) for c in pending["changes"]]

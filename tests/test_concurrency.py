@@ -163,3 +163,31 @@ def test_four_processes_an_engine_lock_and_a_heat_like_writer(backend, tmp_path)
         assert cli("--db", url, "log", "--verify").exit_code == 0
     finally:
         drop()
+
+
+def test_recovery_leaves_a_plan_its_live_run_finishes(make_sample, tmp_path):
+    """A second process sees the first one's open plan, and the first finishes it
+    before the second gets the lock: the second must let it be (no StackBusy
+    traceback, no "recovered" entry) and the first run's outcome stands."""
+    from test_faults import start, wait_for
+
+    url, sample = make_sample(4, 47, specials=False)
+    first_at, second_at = tmp_path / "first", tmp_path / "second"
+    first = start(url, "migrate", "--all", "--batch-size", "1", failpoint="after-record:1:pause", marker=first_at)
+    wait_for(first_at, first)  # first has recorded a plan and holds its tree's locks
+    second = start(url, "migrate", "--all", "--format", "json", failpoint="recover-seen:1:pause", marker=second_at)
+    wait_for(second_at, second)  # second has read that open plan
+    first_at.unlink()
+    _out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    second_at.unlink()
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert "Traceback" not in err
+    report = json.loads(out)
+    assert report["recovered"] == []
+    assert "migrated" not in report["counts"]  # the first run did them all
+    _result, status = cli_json("--db", url, "status")
+    assert {r["engine"] for r in status["counts"]} == {"convergence"}
+    verified = convmig(url, "log", "--verify")
+    assert verified.returncode == 0, verified.stderr
