@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from .changes import DELETE, INSERT, UPDATE, RowChange
 from .schema import metadata
-from .tree import chunks
+from .tree import chunks, rows_of
 
 
 @dataclass(frozen=True)
@@ -72,16 +72,19 @@ def same(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
-def read_rows(conn: Connection, table: sa.Table, keys: list, lock: bool = True) -> dict:
-    """Current rows by key, locked for the transaction where the dialect can."""
+def read_rows(conn: Connection, table: sa.Table, keys: list, lock: bool = True,
+              columns: Iterable[str] | None = None) -> dict:
+    """Current rows by key (only ``columns`` and the key when given), locked for
+    the transaction where the dialect can."""
     pk = _pk_column(table)
+    selected = list(table.c) if columns is None else [pk, *(table.c[c] for c in columns if c in table.c and c != pk.name)]
     found = {}
     for part in chunks(sorted(set(keys), key=str)):
-        query = sa.select(table).where(pk.in_(part))
+        query = sa.select(*selected).where(pk.in_(part))
         if lock:
             query = query.with_for_update()
-        for row in conn.execute(query).mappings():
-            found[row[pk.name]] = dict(row)
+        for row in rows_of(conn, query):
+            found[row[pk.name]] = row
     return found
 
 
@@ -101,18 +104,21 @@ def compare(changes: list[RowChange], current: dict[str, dict]) -> list[Differen
             continue
         if row == change.before:  # the usual case, decided by one C-level comparison
             continue
-        for col, expected in change.before.items():
+        for col, expected in change.before.items():  # also an image of fewer columns than were read
             if col in row and not same(expected, row[col]):
                 diffs.append(Difference(where, col, expected, row[col]))
     return diffs
 
 
 def read_current(conn: Connection, changes: list[RowChange], lock: bool = True) -> dict[str, dict]:
-    """Every row the changes touch, one query per table (and IN chunk), locked."""
+    """Every row the changes touch, one query per table (and IN chunk), locked;
+    only the columns some image names (an insert needs the key alone)."""
     keys: dict[str, list] = {}
+    columns: dict[str, dict] = {}
     for c in changes:
         keys.setdefault(c.table, []).append(next(iter(c.pk.values())))
-    return {name: read_rows(conn, _table(name), ks, lock) for name, ks in keys.items()}
+        columns.setdefault(c.table, {}).update(dict.fromkeys(c.before or ()))
+    return {name: read_rows(conn, _table(name), ks, lock, columns[name]) for name, ks in keys.items()}
 
 
 def check(conn: Connection, changes: list[RowChange], lock: bool = True) -> list[Difference]:

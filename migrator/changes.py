@@ -2,8 +2,9 @@
 
 A ``RowChange`` names a table, a primary key, and the row before and after:
 
-* ``update``: ``before`` is the whole row as read (the compare-and-swap image),
-  ``after`` only the columns that change;
+* ``update``: ``before`` is the compare-and-swap image (the columns that change
+  and those the plan was decided on, as read), ``after`` only the columns that
+  change;
 * ``delete``: ``before`` is the whole row, so it can be re-inserted exactly;
 * ``insert``: ``after`` is the whole row, and no row may hold that key yet.
 

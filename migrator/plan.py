@@ -262,13 +262,30 @@ def plan_tree(
     return plan
 
 
+#: The before-image of an updated row: the columns the plan changes and the ones it
+#: was decided on. Heat stamps ``updated_at`` and sets action/status whenever it acts
+#: on a stack or resource, so these catch "Heat acted since the plan" at apply time;
+#: the owner, template and name columns are what tree membership and dependencies
+#: were computed from. Other columns (status_reason, metadata, properties data) are
+#: neither read by the plan nor written by it, so they stay out of the log: that
+#: keeps each plan event small and template secrets out of it.
+STACK_IMAGE = ("name", "action", "status", "updated_at", "deleted_at", "owner_id", "backup",
+               "raw_template_id", "prev_raw_template_id", "convergence", "current_traversal")
+RESOURCE_IMAGE = ("name", "action", "status", "updated_at", "stack_id", "replaces", "replaced_by",
+                  "current_template_id", "requires", "needed_by")
+
+
+def _image(row: dict, columns: tuple[str, ...]) -> dict:
+    return {c: row[c] for c in columns}
+
+
 def _stack_change(st: dict, traversal: str) -> RowChange:
     """convergence on, a fresh traversal, no previous template; backup NULL becomes
     False, as Heat's ``Stack.store`` writes it."""
     after = {"convergence": True, "current_traversal": traversal, "prev_raw_template_id": None}
     if st["backup"] is None:
         after["backup"] = False
-    return RowChange("stack", {"id": st["id"]}, UPDATE, dict(st), after)
+    return RowChange("stack", {"id": st["id"]}, UPDATE, _image(st, STACK_IMAGE), after)
 
 
 def _resource_changes(analysis: StackAnalysis) -> list[RowChange]:
@@ -291,7 +308,7 @@ def _resource_changes(analysis: StackAnalysis) -> list[RowChange]:
         }
         after = {k: v for k, v in wanted.items() if row[k] != v}
         if after:
-            changes.append(RowChange("resource", {"id": row["id"]}, UPDATE, dict(row), after))
+            changes.append(RowChange("resource", {"id": row["id"]}, UPDATE, _image(row, RESOURCE_IMAGE), after))
     return changes
 
 
