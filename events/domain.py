@@ -43,6 +43,8 @@ _SCALARS = (str, int, float, bool, type(None), datetime, date, time, timedelta, 
 
 #: Exact types that need neither copying nor checking.
 _PLAIN = frozenset({str, int, bool, type(None)})
+#: Exact types kept as they are once seen (floats are checked for finiteness first).
+_KEPT = frozenset({str, int, bool, type(None), datetime, date, time, timedelta, Decimal, bytes, UUID})
 
 
 def stack_aggregate_id(stack_id: str) -> UUID:
@@ -50,26 +52,38 @@ def stack_aggregate_id(stack_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"convmig:stack:{stack_id}")
 
 
-def normalise(value: Any, path: str = "$") -> Any:
+def normalise(value: Any, path: Any = "$") -> Any:
     """A copy of a payload in the types the store round-trips exactly.
 
     Drivers hand back ``memoryview``/``bytearray`` (bytes), tuples come back as
     lists anyway, and an unsupported type (a set, an ORM object) is refused
-    here, naming where it is, rather than later inside ``save()``.
+    here, naming where it is, rather than later inside ``save()``. A plan holds
+    thousands of values, so the common types are decided by one set lookup and
+    the path (``path`` may be a (parent, key) pair) is only spelt out for an error.
     """
-    if type(value) in _PLAIN:  # the common case, and the hot path for large plans
+    kind = type(value)
+    if kind in _KEPT:  # the common case, and the hot path for large plans
         return value
+    if kind is dict or isinstance(value, dict):
+        return {(k if type(k) is str else str(k)): (v if type(v) in _KEPT else normalise(v, (path, k)))
+                for k, v in value.items()}
+    if kind is list or isinstance(value, (list, tuple)):
+        return [v if type(v) in _KEPT else normalise(v, (path, i)) for i, v in enumerate(value)]
     if isinstance(value, (memoryview, bytearray)):
         return bytes(value)
-    if isinstance(value, dict):
-        return {str(k): v if type(v) in _PLAIN else normalise(v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [v if type(v) in _PLAIN else normalise(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, float) and not math.isfinite(value):
-        raise TypeError(f"cannot record the non-finite number {value} at {path}")
+        raise TypeError(f"cannot record the non-finite number {value} at {_spell(path)}")
     if isinstance(value, _SCALARS):
         return value
-    raise TypeError(f"cannot record a value of type {type(value).__name__} at {path}")
+    raise TypeError(f"cannot record a value of type {type(value).__name__} at {_spell(path)}")
+
+
+def _spell(path: Any) -> str:
+    """``(("$", "a"), 0)`` as ``$.a[0]``."""
+    if not isinstance(path, tuple):
+        return str(path)
+    parent, key = path
+    return f"{_spell(parent)}[{key}]" if isinstance(key, int) else f"{_spell(parent)}.{key}"
 
 
 def _check_change(change: dict, index: int) -> None:
