@@ -695,7 +695,8 @@ class _Resolver:
             (dialect.if_fn, self._if)) if k}
 
     def walk(self, node, deps: set, where: str) -> None:
-        """Heat's ``function.dependencies`` over a snippet: maps, lists and functions."""
+        """Heat's ``function.dependencies`` over a snippet: maps, lists and functions.
+        (Scalars, most of any template, are skipped without a call.)"""
         if isinstance(node, dict):
             if len(node) == 1:
                 fn, args = next(iter(node.items()))
@@ -703,10 +704,13 @@ class _Resolver:
                 if handler is not None:
                     handler(fn, args, deps, where)
                     return
-            for value in node.values():
-                self.walk(value, deps, where)
-        elif _is_seq(node):
-            for value in node:
+            values = node.values()
+        elif isinstance(node, (list, tuple)):
+            values = node
+        else:
+            return
+        for value in values:
+            if isinstance(value, (dict, list, tuple)):
                 self.walk(value, deps, where)
 
     def add(self, name, deps: set, where: str, via: str) -> None:
