@@ -43,7 +43,7 @@ class RollbackPlanner:
 
     def stacks_of(self, conn: Connection, root_ids: list[str]) -> dict[str, list[dict]]:
         """The stacks to lock: those the migration recorded plus any there now."""
-        self._read = {}
+        self._read = self.log.stacks(root_ids)  # the batch's histories in one read
         now = tree_stacks(conn, root_ids)
         result = {}
         for r in root_ids:

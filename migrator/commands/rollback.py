@@ -14,6 +14,7 @@ from events import EventLog, EventStoreError
 from ..db import connect_checked
 from ..errors import ConvmigError, UsageError
 from ..execute import RunReport, Runner
+from ..planning import BATCH as HISTORY_CHUNK
 from ..options import Settings, batch_size_option, online_option, retry_option, dry_run_option, format_option, pass_settings, stack_ids_argument, yes_option
 from ..progress import Progress
 from ..render import dumps, plan_json, plan_table
@@ -45,7 +46,12 @@ def roots_of_run(log: EventLog, run_id: str) -> list[str]:
         raise UsageError(f"--run {run_id}: not a run id (convmig log lists runs)") from None
     if run is None:
         raise ConvmigError(f"run {run_id} not found in the log")
-    return [root for root in dict.fromkeys(run.covered) if applied_in_run(log.stack(root), run.id)]
+    covered = list(dict.fromkeys(run.covered))
+    roots = []
+    for start in range(0, len(covered), HISTORY_CHUNK):  # bounded memory on a cloud-wide run
+        histories = log.stacks(covered[start:start + HISTORY_CHUNK])
+        roots += [root for root, history in histories.items() if applied_in_run(history, run.id)]
+    return roots
 
 
 def applied_in_run(history, run_id, direction: str = "migrate") -> bool:

@@ -59,6 +59,31 @@ def test_every_event_type_round_trips(db_url):
     }  # fmt: skip
 
 
+def test_batched_read_equals_one_by_one(db_url):
+    """``stacks`` (one query per chunk) replays exactly what ``stack`` does, per stack,
+    says None for a stack never recorded, and reports a gap in a chain as ``stack`` does."""
+    with EventLog.open(db_url, env={}) as log:
+        _every_event(log)
+        run = start(log)
+        for sid in ("stk-2", "stk-3"):
+            migrate(log, run, sid, f"name-{sid}")
+    with EventLog.open(db_url, env={}) as log:
+        batch = log.stacks(["stk-3", "stk-1", "never", "stk-2"])
+        assert list(batch) == ["stk-3", "stk-1", "never", "stk-2"]
+        assert batch["never"] is None
+        for sid in ("stk-1", "stk-2", "stk-3"):
+            one = log.stack(sid)
+            assert (batch[sid].entries, batch[sid].head, batch[sid].version) == (one.entries, one.head, one.version)
+        table = log.table
+        victim = batch["stk-2"].id
+        with log.app.engine.begin() as conn:  # cut an event out of the middle of a chain
+            conn.execute(table.delete().where(table.c.originator_id == victim, table.c.originator_version == 2))
+        with pytest.raises(EventStoreError, match="stk-2 has missing events"):
+            log.stacks(["stk-1", "stk-2"])
+        with pytest.raises(EventStoreError, match="stk-2 has missing events"):
+            log.stack("stk-2")
+
+
 def test_large_event_round_trips(db_url):
     """A template of tens of MB (compressible) and several MB of random bytes, in one event each."""
     rnd = random.Random(4)
