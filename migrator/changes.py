@@ -38,7 +38,8 @@ class RowChange:
         return RowChange(self.table, self.pk, DELETE, dict(self.after), None)
 
     def image_after(self) -> dict[str, Any] | None:
-        """The whole row once applied (None for a delete)."""
+        """The image once applied: for an update, the before-image's columns with
+        the new values; for an insert, the whole row; None for a delete."""
         if self.op == UPDATE:
             return {**self.before, **self.after}
         return None if self.op == DELETE else dict(self.after)
