@@ -224,7 +224,7 @@ def _update_by_case(conn: Connection, table: sa.Table, pk: sa.Column, cols: tupl
     """``UPDATE t SET c = CASE id WHEN k1 THEN v1 … END … WHERE id IN (k1, …)``.
 
     PyMySQL runs an executemany UPDATE as one statement and one round trip per
-    row, which made the writes half of a MariaDB migration; this is one round
+    row, which made the writes a third of a MariaDB migration; this is one round
     trip per chunk. Every key was just read under ``FOR UPDATE``, so each row
     exists and matches its image."""
     for part in chunks(changes):

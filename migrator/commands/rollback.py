@@ -14,8 +14,8 @@ from events import EventLog, EventStoreError
 from ..db import connect_checked
 from ..errors import ConvmigError, UsageError
 from ..execute import RunReport, Runner
-from ..planning import BATCH as HISTORY_CHUNK
 from ..options import Settings, batch_size_option, online_option, retry_option, dry_run_option, format_option, pass_settings, stack_ids_argument, yes_option
+from ..planning import BATCH as HISTORY_CHUNK
 from ..progress import Progress
 from ..render import dumps, plan_json, plan_table
 from .migrate import dry_run_exit, echo_report
