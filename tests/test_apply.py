@@ -73,6 +73,28 @@ def test_apply_then_inverse_restores_everything(engine):
         assert _dump(conn) == before
 
 
+def test_updates_split_across_statements_round_trip(engine, monkeypatch):
+    """With two rows per statement, the three resource updates span two statements
+    (MySQL/MariaDB's CASE form; elsewhere executemany): each row gets its own values,
+    and the inverse restores every table."""
+    import migrator.apply as apply_module
+
+    monkeypatch.setattr(apply_module, "CASE_ROWS", 2)
+    with engine.connect() as conn:
+        before = _dump(conn)
+        changes = _plan(conn)
+    with engine.begin() as conn:
+        apply_changes(conn, changes)
+    with engine.connect() as conn:
+        rows = {r["id"]: (r["current_template_id"], r["requires"]) for r in _dump(conn)["resource"]}
+        assert rows == {1: (1, "[]"), 2: (1, "[1]"), 3: (1, "[1]")}
+        assert _read(conn, schema.stack, "s1")["current_traversal"] == "t-1"
+    with engine.begin() as conn:
+        apply_changes(conn, invert(changes))
+    with engine.connect() as conn:
+        assert _dump(conn) == before
+
+
 def test_drift_refuses_and_writes_nothing(engine):
     with engine.connect() as conn:
         changes = _plan(conn)
