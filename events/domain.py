@@ -41,8 +41,6 @@ ROW_OPS = ("update", "delete", "insert")
 _SCALARS = (str, int, float, bool, type(None), datetime, date, time, timedelta, Decimal, bytes, UUID)
 
 
-#: Exact types that need neither copying nor checking.
-_PLAIN = frozenset({str, int, bool, type(None)})
 #: Exact types kept as they are once seen (floats are checked for finiteness first).
 _KEPT = frozenset({str, int, bool, type(None), datetime, date, time, timedelta, Decimal, bytes, UUID})
 

@@ -200,25 +200,22 @@ class ConvmigRecorder(SQLAlchemyApplicationRecorder):
             for group in self._groups(rows):
                 ids += session.execute(insert, group).scalars().all()
         else:
-            records = [self.events_record_cls(**row) for row in rows]
-            for group in self._groups(records):
-                session.add_all(group)
+            ids = []
+            for group in self._groups(rows):
+                records = [self.events_record_cls(**row) for row in group]
+                session.add_all(records)
                 session.flush()  # the autoincremented ids, in order
-            ids = [r.id for r in records]
+                ids += [r.id for r in records]
         self._notify_channel(session)
         return ids
 
-    @staticmethod
-    def _state(row: Any) -> bytes:
-        return row["state"] if isinstance(row, dict) else row.state
-
-    def _groups(self, rows: list) -> list[list]:
+    def _groups(self, rows: list[dict]) -> list[list[dict]]:
         if self.max_insert_bytes is None:
             return [rows] if rows else []
         groups: list[list] = [[]]
         size = 0
         for row in rows:
-            needed = _packet_bytes(self._state(row))
+            needed = _packet_bytes(row["state"])
             if groups[-1] and size + needed > self.max_insert_bytes:
                 groups.append([])
                 size = 0
