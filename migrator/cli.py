@@ -7,14 +7,44 @@ code. Data goes to stdout, messages and progress to stderr.
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from .errors import ConvmigError
 from .options import Settings
 
 
+#: Command name -> the module whose ``cli`` it is, in the order ``--help`` lists them.
+COMMANDS = {
+    "status": "migrator.commands.status",
+    "migrate": "migrator.commands.migrate",
+    "rollback": "migrator.commands.rollback",
+    "log": "migrator.commands.log",
+    "verify": "migrator.commands.verify",
+    "demo": "migrator.commands.demo",
+}
+
+
 class ConvmigGroup(click.Group):
-    """A click group that turns ``ConvmigError`` into one stderr line and an exit code."""
+    """A click group that turns ``ConvmigError`` into one stderr line and an exit code.
+
+    Commands are imported when first asked for (click's "lazily loading
+    subcommands" pattern): every command pays the interpreter start-up, and
+    ``convmig log`` should not also import the sample builder or the planner.
+    """
+
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            self.add_command(importlib.import_module(self.lazy_commands[cmd_name]).cli, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -24,7 +54,7 @@ class ConvmigGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-@click.group(cls=ConvmigGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ConvmigGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="URL", help="Heat's database URL (else CONVMIG_DB_URL, else heat.conf).")
 @click.option(
     "--heat-config",
@@ -51,15 +81,3 @@ def main(ctx: click.Context, db: str | None, heat_config: str | None, event_stor
       convmig log --stack 0b1c... --changes
     """
     ctx.obj = Settings(db=db, heat_config=heat_config, event_store=event_store)
-
-
-def _register() -> None:
-    """Attach each command module's click command to the group."""
-    from .commands import demo, log, migrate, rollback, status, verify
-
-    for module in (status, migrate, rollback, log, verify, demo):
-        main.add_command(module.cli)
-
-
-_register()
-
