@@ -202,22 +202,50 @@ def _coerce(table: sa.Table, row: dict) -> dict:
 
 
 def _update(conn: Connection, table: sa.Table, group: list[RowChange]) -> None:
-    """Changes setting the same columns go together: one executemany, or on
-    MySQL/MariaDB one ``CASE`` statement per chunk (see ``_update_by_case``)."""
+    """Changes setting the same columns go together: one driver-level executemany,
+    or on MySQL/MariaDB one ``CASE`` statement per chunk (see ``_update_by_case``)."""
     pk = _pk_column(table)
-    by_case = conn.dialect.name in ("mysql", "mariadb") and conn.dialect.paramstyle in ("format", "pyformat")
+    mark = _PLACEHOLDERS.get(conn.dialect.paramstyle)
+    by_case = mark == "%s" and conn.dialect.name in ("mysql", "mariadb")
     for cols, same_cols in groupby(sorted(group, key=lambda c: tuple(sorted(c.after))), key=lambda c: tuple(sorted(c.after))):
         same_cols = list(same_cols)
         if by_case:
             _update_by_case(conn, table, pk, cols, same_cols)
-            continue
-        stmt = (
-            table.update()
-            .where(pk == sa.bindparam("_key"))
-            .values({c: sa.bindparam(f"_v_{c}") for c in cols})
-        )
-        params = [{"_key": c.pk[pk.name], **{f"_v_{k}": v for k, v in c.after.items()}} for c in same_cols]
-        conn.execute(stmt, params)
+        elif mark:
+            _update_by_executemany(conn, table, pk, cols, same_cols, mark)
+        else:
+            _update_by_expression(conn, table, pk, cols, same_cols)
+
+
+#: The positional placeholder of each DB-API paramstyle convmig writes SQL text for.
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _update_by_executemany(conn: Connection, table: sa.Table, pk: sa.Column, cols: tuple,
+                           changes: list[RowChange], mark: str) -> None:
+    """One driver-level executemany of ``UPDATE t SET c = ? … WHERE id = ?``.
+
+    sqlite3 runs it as one C loop and psycopg pipelines it. Written as SQL text
+    with the columns' bind processors applied, because SQLAlchemy's executemany
+    builds a parameter dict per row in Python: a fifth of the write time."""
+    quote = conn.dialect.identifier_preparer.quote
+    binders = [_binder(table.c[col], conn.dialect) for col in cols]
+    key_bind = _binder(pk, conn.dialect)
+    sets = ", ".join(f"{quote(col)} = {mark}" for col in cols)
+    sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(pk.name)} = {mark}"
+    rows = [(*(bind(c.after[col]) for bind, col in zip(binders, cols)), key_bind(c.pk[pk.name])) for c in changes]
+    conn.exec_driver_sql(sql, rows)
+
+
+def _update_by_expression(conn: Connection, table: sa.Table, pk: sa.Column, cols: tuple, changes: list[RowChange]) -> None:
+    """SQLAlchemy's executemany, for a driver whose paramstyle convmig does not write."""
+    stmt = (
+        table.update()
+        .where(pk == sa.bindparam("_key"))
+        .values({c: sa.bindparam(f"_v_{c}") for c in cols})
+    )
+    params = [{"_key": c.pk[pk.name], **{f"_v_{k}": v for k, v in c.after.items()}} for c in changes]
+    conn.execute(stmt, params)
 
 
 def _update_by_case(conn: Connection, table: sa.Table, pk: sa.Column, cols: tuple, changes: list[RowChange]) -> None:
