@@ -78,6 +78,10 @@ class TemplateDeps:
     disabled: frozenset[str]
     requires: dict[str, frozenset[str]]
     types: dict[str, str]
+    #: Whether a pseudo parameter (the stack's name, id or project) decided the
+    #: result. When it did not, the result is the same for every stack with
+    #: this template and environment, and may be shared between them.
+    uses_identity: bool = False
 
 
 # --------------------------------------------------------------------------- dialects
@@ -332,6 +336,8 @@ class _Parameters:
         self._user, self._defaults, self._encrypted = _environment_parts(env)
         self._ident = ident
         self._cache: dict = {}
+        #: Set once a pseudo parameter was read from the stack's identity.
+        self.identity_read = False
 
     def get(self, name, where: str):
         """The typed value of parameter ``name``, needed by ``where``."""
@@ -380,6 +386,7 @@ class _Parameters:
         if self._defaults.get(name) is not None:
             return str(self._defaults[name])
         needed, compute = table[name]
+        self.identity_read = True
         missing = [k for k in needed if not self._ident.get(k)]
         if missing:
             raise Undecidable(f"{where}: pseudo parameter {name!r} needs the stack's {', '.join(missing)}")
@@ -930,7 +937,8 @@ def template_dependencies(template: dict, environment: dict | None = None, *, st
     if not isinstance(schemas, dict):
         raise TemplateError(f"the {dialect.parameters} section must be a map")
     ident = {"stack_name": stack_name, "stack_id": stack_id, "tenant": tenant}
-    ev = _Evaluator(dialect, template, _Parameters(dialect, schemas, environment, ident))
+    params = _Parameters(dialect, schemas, environment, ident)
+    ev = _Evaluator(dialect, template, params)
     depends = {name: _check_definition(dialect, name, snippet) for name, snippet in resources.items()}
     pending: list[Undecidable] = []
     names = frozenset(resources)
@@ -944,7 +952,7 @@ def template_dependencies(template: dict, environment: dict | None = None, *, st
         raise pending[0]
     return TemplateDeps(
         resources=tuple(enabled), disabled=names - frozenset(enabled), requires=requires,
-        types={n: resources[n][dialect.type_key] for n in enabled})
+        types={n: resources[n][dialect.type_key] for n in enabled}, uses_identity=params.identity_read)
 
 
 def _guard(pending: list, func, *args):

@@ -148,8 +148,13 @@ def precheck(stacks: list[dict]) -> Refusal | str | None:
     return next((r for i, s in enumerate(stacks) if (r := _state_refusal(s, nested=i > 0))), None)
 
 
-def analyse(tree: Tree) -> TreeAnalysis:
-    """Check the tree's states, read every legacy stack's template, sort its rows."""
+def analyse(tree: Tree, memo: dict | None = None) -> TreeAnalysis:
+    """Check the tree's states, read every legacy stack's template, sort its rows.
+
+    ``memo`` (a dict the caller keeps across the trees of a batch) shares the
+    template reading between stacks stored with the same template and
+    environment text: a ResourceGroup's members, or one template deployed many
+    times. See ``_read_template``."""
     root = tree.root
     if root["convergence"]:
         return TreeAnalysis(tree, [], [], noop=True)
@@ -159,36 +164,55 @@ def analyse(tree: Tree) -> TreeAnalysis:
         for s in tree.stacks:
             if s["convergence"]:
                 continue  # already convergence: left alone, but its state was checked
-            analysis, problems = _analyse_stack(tree, s)
+            analysis, problems = _analyse_stack(tree, s, memo)
             stacks.append(analysis)
             refusals += problems
     return TreeAnalysis(tree, stacks, refusals)
 
 
-def _analyse_stack(tree: Tree, st: dict) -> tuple[StackAnalysis, list[Refusal]]:
+def _analyse_stack(tree: Tree, st: dict, memo: dict | None = None) -> tuple[StackAnalysis, list[Refusal]]:
     analysis = StackAnalysis(st)
     tmpl_row = tree.templates.get(st["raw_template_id"])
     if tmpl_row is None:
         return analysis, [Refusal("bad_template", f"stack {label(st)} has no raw_template {st['raw_template_id']}: the database is inconsistent", st["id"])]
+    reading = _read_template(st, tmpl_row, memo)
+    if isinstance(reading, Refusal):
+        return analysis, [reading]
+    analysis.deps, cycle = reading
+    if cycle:
+        return analysis, [Refusal("cycle", f"stack {label(st)}: dependency cycle {' -> '.join(cycle)}; fix the template first", st["id"])]
+    return analysis, _sort_rows(analysis, tree.resources.get(st["id"], []))
+
+
+def _read_template(st: dict, tmpl_row: dict, memo: dict | None) -> tuple[TemplateDeps, list | None] | Refusal:
+    """The stack's dependencies and their first cycle, or why they cannot be read.
+
+    The result is a function of the template and environment text alone unless
+    a pseudo parameter (the stack's own name, id or project) decided it, so it
+    is kept in ``memo`` under that text, and only then. Refusals are not kept:
+    their message names the stack."""
+    key = (tmpl_row["template"], tmpl_row["environment"])
+    shareable = memo is not None and all(isinstance(part, str) for part in key)
+    if shareable and key in memo:
+        return memo[key]
     try:
         template = load_json(tmpl_row["template"])
         environment = load_json(tmpl_row["environment"])
     except ValueError as exc:
-        return analysis, [Refusal("bad_template", f"stack {label(st)}: raw_template {tmpl_row['id']} is not valid JSON ({exc}); repair it first", st["id"])]
+        return Refusal("bad_template", f"stack {label(st)}: raw_template {tmpl_row['id']} is not valid JSON ({exc}); repair it first", st["id"])
     try:
         deps = template_dependencies(
             template or {}, environment if isinstance(environment, dict) else None,
             stack_name=st["name"], stack_id=st["id"], tenant=st["tenant"],
         )
     except TemplateError as exc:
-        return analysis, [Refusal("bad_template", f"stack {label(st)}: {exc}; fix the template with a stack update first", st["id"])]
+        return Refusal("bad_template", f"stack {label(st)}: {exc}; fix the template with a stack update first", st["id"])
     except Undecidable as exc:
-        return analysis, [Refusal("undecidable", f"stack {label(st)}: {exc}; cannot tell which resources are enabled, so nothing is guessed", st["id"])]
-    analysis.deps = deps
-    cycle = find_cycle(deps.requires)
-    if cycle:
-        return analysis, [Refusal("cycle", f"stack {label(st)}: dependency cycle {' -> '.join(cycle)}; fix the template first", st["id"])]
-    return analysis, _sort_rows(analysis, tree.resources.get(st["id"], []))
+        return Refusal("undecidable", f"stack {label(st)}: {exc}; cannot tell which resources are enabled, so nothing is guessed", st["id"])
+    reading = (deps, find_cycle(deps.requires))
+    if shareable and not deps.uses_identity:
+        memo[key] = reading
+    return reading
 
 
 def _sort_rows(analysis: StackAnalysis, rows: list[dict]) -> list[Refusal]:

@@ -20,7 +20,8 @@ def plan_roots(conn: Connection, root_ids: list[str], *, prune: bool = False,
                new_traversal: Callable[[], str] | None = None) -> list[tuple[Tree | None, TreePlan]]:
     """Plans for ``root_ids`` in order (refusals for ids that are not roots)."""
     trees, missing = load_trees(conn, root_ids)
-    analyses = {t.root_id: analyse(t) for t in trees}
+    memo: dict = {}  # template readings shared within the batch (see ``analyse``)
+    analyses = {t.root_id: analyse(t, memo) for t in trees}
     if prune:
         _attach_prune_details(conn, trees, analyses)
     kwargs = {"new_traversal": new_traversal} if new_traversal else {}

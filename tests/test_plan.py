@@ -167,3 +167,53 @@ def test_planning_is_pure():
     analyse(tree)
     plan_tree(tree)
     assert json.dumps([tree.root, tree.resources], default=str, sort_keys=True) == snapshot
+
+
+# -- template readings shared within a batch ------------------------------------
+
+NAMED = hot(
+    {"A": {"type": "OS::Heat::None"}, "B": {"type": "OS::Heat::None", "condition": "is_web"}},
+    conditions={"is_web": {"equals": [{"get_param": "OS::stack_name"}, "web"]}},
+)
+
+
+def _twin(template, sid, name, tmpl_id, first_row):
+    """A one-stack tree whose template text equals another tree's."""
+    st = stack_row(sid, name, tmpl_id)
+    rows = [resource_row(first_row, sid, "A"), resource_row(first_row + 1, sid, "B")]
+    return Tree(root=st, stacks=[st], resources={sid: rows}, templates={tmpl_id: template_row(tmpl_id, template)})
+
+
+def test_one_template_text_is_read_once_per_batch():
+    """Stacks stored with the same template and environment share one reading,
+    and their plans are those each would get alone."""
+    memo: dict = {}
+    trees = [_twin(FIVE, f"s{i}", "web", 10 + i, 10 * i) for i in range(3)]
+    analyses = [analyse(t, memo) for t in trees]
+    assert len(memo) == 1
+    assert analyses[0].stacks[0].deps is analyses[2].stacks[0].deps
+    for tree, shared in zip(trees, analyses):
+        alone = plan_tree(tree, new_traversal=lambda: "t")
+        assert plan_tree(tree, shared, new_traversal=lambda: "t").changes == alone.changes
+
+
+def test_a_reading_the_stack_name_decided_is_not_shared():
+    """A condition on OS::stack_name gives two stacks of one template text
+    different resources: "db" must not reuse what "web" read."""
+    memo: dict = {}
+    web, db = _twin(NAMED, "s1", "web", 10, 1), _twin(NAMED, "s2", "db", 11, 3)
+    assert analyse(web, memo).stacks[0].deps.resources == ("A", "B")
+    db_analysis = analyse(db, memo)
+    assert memo == {}
+    assert db_analysis.stacks[0].deps.resources == ("A",)
+    assert [r.kind for r in db_analysis.refusals] == ["stale_rows"]
+
+
+def test_refusals_are_not_shared_and_name_each_stack():
+    """A broken template refuses every stack stored with it, each by its own name."""
+    memo: dict = {}
+    bad = hot({"A": {"type": "T", "properties": {"x": {"get_resource": "NOPE"}}}})
+    one, two = _twin(bad, "s1", "web", 10, 1), _twin(bad, "s2", "db", 11, 3)
+    messages = [analyse(t, memo).refusals[0].message for t in (one, two)]
+    assert memo == {}
+    assert "db (s2)" in messages[1] and "web (s1)" in messages[0]
