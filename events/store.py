@@ -30,6 +30,7 @@ import base64
 import binascii
 import importlib.util
 import os
+import time as clock
 from datetime import date, time, timedelta
 from typing import Any, Mapping, Sequence
 
@@ -393,10 +394,12 @@ def ensure_schema(app: ConvmigApp, extra: sa.MetaData | None = None) -> None:
     Two convmig processes may open a fresh store at once, and "check, then
     create" races (PostgreSQL then fails on its catalog's unique index). So
     creation runs under a database lock (an advisory lock on PostgreSQL, a
-    named lock on MySQL); SQLite serialises DDL itself, and a table that
+    named lock on MySQL, SQLite's write lock taken up front), and a table that
     appeared meanwhile is accepted everywhere.
     """
     tables = [app.recorder.events_record_cls.__table__, *(extra.sorted_tables if extra is not None else [])]
+    if app.recorder.datastore.is_sqlite_filedb:
+        use_wal(app.engine)
     with app.engine.begin() as conn:
         _lock_schema(conn)
         try:
@@ -409,12 +412,44 @@ def ensure_schema(app: ConvmigApp, extra: sa.MetaData | None = None) -> None:
             _unlock_schema(conn)
 
 
+#: How long ``use_wal`` retries while other connections hold the SQLite file.
+WAL_WAIT = 60.0
+
+
+def use_wal(engine: sa.Engine, wait: float = WAL_WAIT) -> None:
+    """Put a SQLite event store in WAL mode, waiting for the file's other users.
+
+    The library switches the file to WAL on its first transaction. The switch
+    needs the file's exclusive lock, and when two connections want it at once
+    SQLite answers one of them "database is locked" at once, without waiting
+    (its deadlock rule): four runs started together beside a busy Heat failed
+    so. Here the switch is retried until ``wait`` runs out; once the file is in
+    WAL mode (which persists), the library's own switch is a no-op."""
+    deadline = clock.monotonic() + wait
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            return
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc) or clock.monotonic() > deadline:
+                raise
+            clock.sleep(0.05)
+
+
 #: Arbitrary constant naming convmig's PostgreSQL advisory lock ("conv").
 _PG_LOCK_KEY = 0x636F6E76
 
 
 def _lock_schema(conn: sa.Connection) -> None:
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "sqlite":
+        # A deferred transaction that has read the catalogue and then wants to
+        # write gets "database is locked" at once, without waiting, whenever
+        # another connection is about to commit (SQLite's deadlock rule):
+        # four runs opening a fresh log beside a busy Heat failed so.
+        # BEGIN IMMEDIATE takes the write lock first, waiting its busy timeout.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     elif is_mysql(conn.engine):
         got = conn.execute(sa.text("SELECT GET_LOCK(CONCAT('convmig_schema:', DATABASE()), 60)")).scalar()

@@ -264,3 +264,39 @@ def test_scan_by_aggregate_pages_through_long_and_short_histories(event_log, mon
     monkeypatch.setattr(events.eventlog, "SCAN_BYTES", 1)  # one state per fetch
     rows = [(n.originator_id, n.originator_version) for n in event_log.scan_by_aggregate()]
     assert rows == sorted(rows) and len(rows) == len(set(rows)) == 5 + 4 * 3
+
+
+
+def test_the_switch_to_wal_waits_for_the_files_other_readers(tmp_path):
+    """Switching a file to WAL mode fails with "database is locked" while other
+    connections hold it: after the busy timeout, or at once when two switch
+    together (SQLite's deadlock rule), as four runs opening one fresh log do.
+    ``use_wal``, which opening the log runs first, retries until the reader is
+    gone; and gives up when its time runs out."""
+    import sqlite3
+    import threading
+
+    from events.store import use_wal
+
+    path = tmp_path / "heat.sqlite"
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("CREATE TABLE heat_table (x)")
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM heat_table").fetchall()  # holds a shared lock
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.05})
+    with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+        with engine.connect() as conn:  # what the library does, once
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+        use_wal(engine, wait=0.2)
+    release = threading.Timer(0.3, reader.execute, ["COMMIT"])
+    release.start()
+    try:
+        use_wal(engine, wait=30)
+    finally:
+        release.join()
+        reader.close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    log = EventLog.open(f"sqlite:///{path}")
+    log.save(start(log))
+    engine.dispose()
