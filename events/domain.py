@@ -204,7 +204,8 @@ class Run(ChainedAggregate):
         """Record trees this run took up (call once per batch); repeats are ignored."""
         if self.outcome is not None:
             raise ValueError(f"run {self.id} already finished ({self.outcome})")
-        new = [str(s) for s in dict.fromkeys(stack_ids) if str(s) not in set(self.covered)]
+        covered = set(self.covered)  # once: a run of 50,000 trees covers 100 batches
+        new = [s for s in dict.fromkeys(map(str, stack_ids)) if s not in covered]
         if new:
             self._record(self.Covered, stack_ids=new)
 
