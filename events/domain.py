@@ -108,25 +108,39 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 class ChainedAggregate(Aggregate):
     """An aggregate whose events are linked by ``prev_hash`` into a hash chain.
 
-    The link is computed by the command (``_record``) and stored in the event;
-    replay recomputes ``head`` from the events, so a loaded aggregate's head is
-    the digest of its newest stored event.
+    The link is computed by the command (``_record``) and stored in the event.
+    ``head`` is the digest of the newest event, computed when first asked for:
+    by the next command (its link) or by the save (the index records it).
+    Replay therefore hashes nothing, and a loaded history costs one digest,
+    of its newest event, only if something is appended to it. Replay does not
+    check the links either way: ``convmig log --verify`` recomputes them all.
     """
 
     class Event(Aggregate.Event):
         prev_hash: str
 
         def mutate(self, aggregate):
-            digest = event_hash(self)  # first: a payload that cannot be hashed changes nothing
             aggregate = super().mutate(aggregate)
-            aggregate.head = digest
+            aggregate.__dict__["_newest"] = self
             return aggregate
 
     class Created(Event, Aggregate.Created):
         pass
 
+    @property
+    def head(self) -> str:
+        """The digest of the newest event (GENESIS before any), computed once."""
+        newest = self.__dict__.get("_newest")
+        if newest is None:
+            return GENESIS
+        known = self.__dict__.get("_head_of")
+        if known is None or known[0] is not newest:
+            known = self.__dict__["_head_of"] = (newest, event_hash(newest))
+        return known[1]
+
     def _record(self, event_class: type, **fields: Any) -> None:
-        """Trigger an event linked to the current head."""
+        """Trigger an event linked to the current head. Every payload was
+        normalised first, so it can be hashed when its own digest is needed."""
         self.trigger_event(event_class, prev_hash=self.head, **fields)
 
 
@@ -166,7 +180,6 @@ class Run(ChainedAggregate):
         self.outcome: str | None = None
         self.counts: dict = {}
         self.covered: list[str] = []
-        self.head = GENESIS
 
     @classmethod
     def start(
@@ -273,7 +286,6 @@ class StackHistory(ChainedAggregate):
     def __init__(self, stack_id: str, stack_name: str):
         self.stack_id, self.stack_name = stack_id, stack_name
         self.entries: list[dict] = []
-        self.head = GENESIS
 
     @classmethod
     def open(cls, stack_id: str, stack_name: str) -> "StackHistory":
