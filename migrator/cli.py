@@ -15,7 +15,7 @@ from .errors import ConvmigError
 from .options import Settings
 
 
-#: Command name -> the module whose ``cli`` it is, in the order ``--help`` lists them.
+#: Command name -> the module whose ``cli`` it is (imported only when that command runs).
 COMMANDS = {
     "status": "migrator.commands.status",
     "migrate": "migrator.commands.migrate",
