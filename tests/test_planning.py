@@ -29,6 +29,9 @@ def test_batch_plans_equal_tree_by_tree_plans(sqlite_url):
             trees, _ = load_trees(conn, roots)
     finally:
         engine.dispose()
+    memo: dict = {}
+    analysed = sum(len(analyse(t, memo).stacks) for t in trees)
+    assert len(memo) < analysed  # the sample repeats templates, so readings are shared
     alone_traversal = _traversals()
     alone = {t.root_id: plan_tree(t, analyse(t), new_traversal=alone_traversal) for t in trees}
     assert len(alone) > 50
