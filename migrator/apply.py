@@ -206,18 +206,18 @@ def _update(conn: Connection, table: sa.Table, group: list[RowChange]) -> None:
     or on MySQL/MariaDB one ``CASE`` statement per chunk (see ``_update_by_case``)."""
     pk = _pk_column(table)
     mark = _PLACEHOLDERS.get(conn.dialect.paramstyle)
-    by_case = mark == "%s" and conn.dialect.name in ("mysql", "mariadb")
+    if mark is None:  # db.normalise_url pins sqlite3, PyMySQL and psycopg
+        raise ValueError(f"convmig cannot write updates through a {conn.dialect.paramstyle!r} driver")
+    by_case = conn.dialect.name in ("mysql", "mariadb")
     for cols, same_cols in groupby(sorted(group, key=lambda c: tuple(sorted(c.after))), key=lambda c: tuple(sorted(c.after))):
         same_cols = list(same_cols)
         if by_case:
             _update_by_case(conn, table, pk, cols, same_cols)
-        elif mark:
-            _update_by_executemany(conn, table, pk, cols, same_cols, mark)
         else:
-            _update_by_expression(conn, table, pk, cols, same_cols)
+            _update_by_executemany(conn, table, pk, cols, same_cols, mark)
 
 
-#: The positional placeholder of each DB-API paramstyle convmig writes SQL text for.
+#: The positional placeholder of the paramstyles of the drivers convmig uses.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
@@ -235,17 +235,6 @@ def _update_by_executemany(conn: Connection, table: sa.Table, pk: sa.Column, col
     sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote(pk.name)} = {mark}"
     rows = [(*(bind(c.after[col]) for bind, col in zip(binders, cols)), key_bind(c.pk[pk.name])) for c in changes]
     conn.exec_driver_sql(sql, rows)
-
-
-def _update_by_expression(conn: Connection, table: sa.Table, pk: sa.Column, cols: tuple, changes: list[RowChange]) -> None:
-    """SQLAlchemy's executemany, for a driver whose paramstyle convmig does not write."""
-    stmt = (
-        table.update()
-        .where(pk == sa.bindparam("_key"))
-        .values({c: sa.bindparam(f"_v_{c}") for c in cols})
-    )
-    params = [{"_key": c.pk[pk.name], **{f"_v_{k}": v for k, v in c.after.items()}} for c in changes]
-    conn.execute(stmt, params)
 
 
 def _update_by_case(conn: Connection, table: sa.Table, pk: sa.Column, cols: tuple, changes: list[RowChange]) -> None:

@@ -57,19 +57,16 @@ def _dump(conn):
             for t in schema.HEAT_TABLES}
 
 
-@pytest.mark.parametrize("write_path", ["driver", "two_rows_per_statement", "sqlalchemy"])
-def test_apply_then_inverse_restores_everything(engine, monkeypatch, write_path):
-    """Each row gets its own values and the inverse restores every table, by each
-    way updates are written: SQL text for the driver (MySQL and MariaDB's CASE
-    form, executemany elsewhere); the same with two rows per CASE statement, so
-    the three resource updates span two; and SQLAlchemy's executemany, kept for
-    drivers whose paramstyle convmig does not write."""
-    import migrator.apply as apply_module
+@pytest.mark.parametrize("rows_per_statement", [None, 2])
+def test_apply_then_inverse_restores_everything(engine, monkeypatch, rows_per_statement):
+    """Each row gets its own values and the inverse restores every table; updates
+    go as SQL text to the driver (MySQL and MariaDB's CASE form, executemany
+    elsewhere), and with two rows per statement the three resource updates span
+    two CASE statements."""
+    if rows_per_statement:
+        import migrator.apply as apply_module
 
-    if write_path == "two_rows_per_statement":
-        monkeypatch.setattr(apply_module, "CASE_ROWS", 2)
-    elif write_path == "sqlalchemy":
-        monkeypatch.setattr(apply_module, "_PLACEHOLDERS", {})
+        monkeypatch.setattr(apply_module, "CASE_ROWS", rows_per_statement)
     with engine.connect() as conn:
         before = _dump(conn)
         changes = _plan(conn)
