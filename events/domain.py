@@ -121,7 +121,7 @@ class ChainedAggregate(Aggregate):
 
         def mutate(self, aggregate):
             aggregate = super().mutate(aggregate)
-            aggregate.__dict__["_newest"] = self
+            aggregate.__dict__.update(_newest=self, _head=None)
             return aggregate
 
     class Created(Event, Aggregate.Created):
@@ -133,10 +133,9 @@ class ChainedAggregate(Aggregate):
         newest = self.__dict__.get("_newest")
         if newest is None:
             return GENESIS
-        known = self.__dict__.get("_head_of")
-        if known is None or known[0] is not newest:
-            known = self.__dict__["_head_of"] = (newest, event_hash(newest))
-        return known[1]
+        if self.__dict__["_head"] is None:
+            self.__dict__["_head"] = event_hash(newest)
+        return self.__dict__["_head"]
 
     def _record(self, event_class: type, **fields: Any) -> None:
         """Trigger an event linked to the current head. Every payload was
