@@ -9,7 +9,7 @@ run, each as a subprocess with ``PYTHONPATH`` set to the tree, exactly as an
 operator runs it. Alternating the two trees within every round spreads the
 load of a shared machine over both, so the ratio of medians is meaningful
 even where absolute seconds are not. Build the database with
-``migrator.sample.build_sample`` (or take a copy of a real one).
+``migrator.sample.build.build_sample`` (or take a copy of a real one).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 """How fast is convmig on a cloud-sized Heat database, and how far from the floor?
 
 For each backend and size the benchmark builds a sample legacy Heat database with
-``migrator.sample.build_sample`` (``specials=False``, fixed seed: every root is a
+``migrator.sample.build.build_sample`` (``specials=False``, fixed seed: every root is a
 migratable COMPLETE tree of about 10 resources, with nesting). Building is not
 timed. Then, ``--runs`` times, on a fresh identical copy of that database, it
 runs convmig as a subprocess, exactly as an operator would, and measures:
@@ -70,9 +70,9 @@ if str(REPO) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-from migrator.db import make_engine  # noqa: E402
-from migrator.sample import build_sample  # noqa: E402
-from migrator.schema import HEAT_TABLES, create_schema  # noqa: E402
+from migrator.heat.connection import make_engine  # noqa: E402
+from migrator.sample.build import build_sample  # noqa: E402
+from migrator.heat.schema import HEAT_TABLES, create_schema  # noqa: E402
 
 EXAMPLES = """\
 examples:

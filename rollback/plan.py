@@ -17,11 +17,11 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from migrator.apply import Difference, compare, read_current
-from migrator.changes import RowChange, invert
-from migrator.plan import Refusal, TreePlan
-from migrator.schema import resource, stack
-from migrator.tree import ACTIVE, chunks, tree_stacks
+from migrator.execution.apply import Difference, compare, read_current
+from migrator.planning.changes import RowChange, invert
+from migrator.planning.plan import Refusal, TreePlan
+from migrator.heat.schema import resource, stack
+from migrator.heat.tree import ACTIVE, chunks, tree_stacks
 
 SHOWN = 5
 

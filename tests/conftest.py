@@ -117,8 +117,8 @@ def sqlite_url(tmp_path):
 @pytest.fixture
 def make_sample(db_url):
     """Build a sample Heat database in this test's database: (url, Sample)."""
-    from migrator.db import make_engine
-    from migrator.sample import build_sample
+    from migrator.heat.connection import make_engine
+    from migrator.sample.build import build_sample
 
     def build(roots: int, seed: int, **options):
         engine = make_engine(db_url, must_exist=False)

@@ -7,10 +7,10 @@ import json
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from migrator import schema
+from migrator.heat import schema
 from migrator.cli import main
-from migrator.db import make_engine
-from migrator.tree import tree_stacks
+from migrator.heat.connection import make_engine
+from migrator.heat.tree import tree_stacks
 
 
 def tree_members(conn, root_ids: list[str]) -> dict[str, list[str]]:

@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from migrator import schema
-from migrator.apply import Drift, apply_changes
-from migrator.changes import DELETE, UPDATE, RowChange, invert
-from migrator.db import make_engine
+from migrator.heat import schema
+from migrator.execution.apply import Drift, apply_changes
+from migrator.planning.changes import DELETE, UPDATE, RowChange, invert
+from migrator.heat.connection import make_engine
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_apply_then_inverse_restores_everything(engine, monkeypatch, rows_per_st
     elsewhere), and with two rows per statement the three resource updates span
     two CASE statements."""
     if rows_per_statement:
-        import migrator.apply as apply_module
+        import migrator.execution.apply as apply_module
 
         monkeypatch.setattr(apply_module, "CASE_ROWS", rows_per_statement)
     with engine.connect() as conn:

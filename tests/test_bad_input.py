@@ -9,9 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from migrator import schema
-from migrator.db import make_engine
-from migrator.sample import build_sample
+from migrator.heat import schema
+from migrator.heat.connection import make_engine
+from migrator.sample.build import build_sample
 
 from heatdb import cli, dump
 

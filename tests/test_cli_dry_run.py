@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from migrator import schema
+from migrator.heat import schema
 from migrator.cli import main
-from migrator.db import make_engine
+from migrator.heat.connection import make_engine
 
 
 def dump(url) -> dict:

@@ -10,9 +10,9 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from migrator import schema
-from migrator.db import make_engine
-from migrator.sample import build_sample
+from migrator.heat import schema
+from migrator.heat.connection import make_engine
+from migrator.sample.build import build_sample
 
 from heatdb import cli, cli_json, dump
 from test_crash import convmig
@@ -47,7 +47,7 @@ def test_change_between_plan_and_apply_refuses_tree(sample_db, monkeypatch):
     """Heat acts on a stack after convmig planned it: the tree fails whole, nothing partial."""
     url, sample = sample_db
     root = sample.roots[0]
-    import migrator.execute as execute
+    import migrator.execution.runner as execute
 
     real = execute.Runner._record_plans
 

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from migrator.db import make_engine
-from migrator.sample import build_sample
+from migrator.heat.connection import make_engine
+from migrator.sample.build import build_sample
 
 from conftest import make_db_url
 from heatdb import dump

@@ -1,7 +1,7 @@
-"""migrator.deps: enabled resources and explicit dependencies, as Heat computes them.
+"""migrator.planning.deps: enabled resources and explicit dependencies, as Heat computes them.
 
 Each expectation comes from Heat's behaviour (openstack-heat 27.0.1, the files named
-in migrator/deps.py's docstring) or reference/heat-convergence.md sections 3 and 4,
+in the migrator.planning.deps docstring) or reference/heat-convergence.md sections 3 and 4,
 not from the implementation: templates are written the way an operator's stack
 would store them, and the answer is what ``Stack.dependencies`` would give.
 """
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator.deps import TemplateDeps, TemplateError, Undecidable, find_cycle, template_dependencies
+from migrator.planning.deps import TemplateDeps, TemplateError, Undecidable, find_cycle, template_dependencies
 
 NONE = "OS::Heat::None"
 HOT_DATES = ["2013-05-23", "2014-10-16", "2015-04-30", "2015-10-15", "2016-04-08", "2016-10-14",

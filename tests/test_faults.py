@@ -14,8 +14,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from migrator.db import make_engine
-from migrator.sample import build_sample
+from migrator.heat.connection import make_engine
+from migrator.sample.build import build_sample
 
 from conftest import MYSQL_ADMIN_URL, PG_ADMIN_URL, _require, make_db_url
 from test_crash import comparable

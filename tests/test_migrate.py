@@ -9,11 +9,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from migrator import schema
-from migrator.db import make_engine
-from migrator.deps import template_dependencies
-from migrator.sample import build_sample
-from migrator.tree import ACTIVE
+from migrator.heat import schema
+from migrator.heat.connection import make_engine
+from migrator.planning.deps import template_dependencies
+from migrator.sample.build import build_sample
+from migrator.heat.tree import ACTIVE
 
 from heatdb import cli, cli_json, dump, tree_members, tree_rows
 
@@ -148,7 +148,7 @@ def test_tree_locked_by_live_engine_is_skipped(sample_db):
         conn.execute(schema.service.insert().values(
             id="svc-live", engine_id="eng-live", host="h", hostname="h", binary="heat-engine", topic="engine",
             report_interval=60, created_at=sa.func.now(), updated_at=None))
-        from migrator.engines import utcnow
+        from migrator.heat.engines import utcnow
         conn.execute(schema.service.update().where(schema.service.c.id == "svc-live").values(updated_at=utcnow()))
         conn.execute(schema.stack_lock.insert().values(stack_id=root, engine_id="eng-live"))
     engine.dispose()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from migrator.changes import DELETE, UPDATE, invert
-from migrator.plan import analyse, plan_tree
-from migrator.tree import PruneDetails, Tree
+from migrator.planning.changes import DELETE, UPDATE, invert
+from migrator.planning.plan import analyse, plan_tree
+from migrator.heat.tree import PruneDetails, Tree
 
 from treebuilder import hot, resource_row, single_stack_tree, stack_row, template_row
 

@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator.changes import invert
-from migrator.plan import plan_tree
+from migrator.planning.changes import invert
+from migrator.planning.plan import plan_tree
 
 from treebuilder import hot, single_stack_tree
 
@@ -107,8 +107,8 @@ def test_inverse_of_plan_restores_every_row(case):
 @given(st.lists(st.integers(1, 10**9), unique=True))
 def test_id_lists_are_written_exactly_as_heat_writes_them(ids):
     """Heat's Json type is json.dumps: the planner's fast formatting must match byte for byte."""
-    from migrator.plan import _id_list
-    from migrator.schema import dump_json
+    from migrator.planning.plan import _id_list
+    from migrator.heat.schema import dump_json
 
     ids = sorted(ids, reverse=True)
     assert _id_list(ids) == dump_json(ids)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from itertools import count
 
-from migrator.db import make_engine
-from migrator.plan import analyse, plan_tree
-from migrator.planning import plan_roots
-from migrator.sample import build_sample
-from migrator.tree import legacy_root_ids, load_trees
+from migrator.heat.connection import make_engine
+from migrator.planning.plan import analyse, plan_tree
+from migrator.planning.batch import plan_roots
+from migrator.sample.build import build_sample
+from migrator.heat.tree import legacy_root_ids, load_trees
 
 
 def _traversals():

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator import schema
-from migrator.db import make_engine
+from migrator.heat import schema
+from migrator.heat.connection import make_engine
 
 from heatdb import cli, dump
 from test_plan_properties import templates

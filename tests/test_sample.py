@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import BACKENDS, make_db_url
-from migrator import schema
-from migrator.db import make_engine
-from migrator.sample import (
+from migrator.heat import schema
+from migrator.heat.connection import make_engine
+from migrator.sample.build import (
     ENCRYPT_METHOD,
     PROVIDER_FILES,
     SPECIAL_CASES,

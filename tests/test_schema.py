@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from migrator import schema
-from migrator.db import make_engine
+from migrator.heat import schema
+from migrator.heat.connection import make_engine
 from migrator.errors import ConvmigError
 
 

@@ -6,7 +6,7 @@ import itertools
 import json
 from datetime import datetime
 
-from migrator.tree import Tree
+from migrator.heat.tree import Tree
 
 _ids = itertools.count(1)
 

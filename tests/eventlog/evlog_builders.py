@@ -98,8 +98,8 @@ def cli_group():
     import click
 
     from migrator.cli import ConvmigGroup
-    from migrator.commands.log import cli as log_cli
-    from migrator.options import Settings
+    from migrator.cli.commands.log import cli as log_cli
+    from migrator.cli.options import Settings
 
     @click.group(cls=ConvmigGroup)
     @click.option("--event-store", metavar="URL")

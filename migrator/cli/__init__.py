@@ -1,0 +1,83 @@
+"""The ``convmig`` command line: a thin layer over ``migrator.cli.commands``.
+
+Each command parses its options and calls one function; every ``ConvmigError``
+is caught here, in one place, and printed as one line on stderr with its exit
+code. Data goes to stdout, messages and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from migrator.errors import ConvmigError
+from migrator.cli.options import Settings
+
+
+#: Command name -> the module whose ``cli`` it is (imported only when that command runs).
+COMMANDS = {
+    "status": "migrator.cli.commands.status",
+    "migrate": "migrator.cli.commands.migrate",
+    "rollback": "migrator.cli.commands.rollback",
+    "log": "migrator.cli.commands.log",
+    "verify": "migrator.cli.commands.verify",
+    "demo": "migrator.cli.commands.demo",
+}
+
+
+class ConvmigGroup(click.Group):
+    """A click group that turns ``ConvmigError`` into one stderr line and an exit code.
+
+    Commands are imported when first asked for (click's "lazily loading
+    subcommands" pattern): every command pays the interpreter start-up, and
+    ``convmig log`` should not also import the sample builder or the planner.
+    """
+
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            self.add_command(importlib.import_module(self.lazy_commands[cmd_name]).cli, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConvmigError as exc:
+            click.echo(f"convmig: error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=ConvmigGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", help="Heat's database URL (else CONVMIG_DB_URL, else heat.conf).")
+@click.option(
+    "--heat-config",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Read [database] connection from this heat.conf (default /etc/heat/heat.conf when present).",
+)
+@click.option(
+    "--event-store",
+    metavar="URL",
+    help="Where the event log lives (else CONVMIG_EVENT_STORE, else Heat's own database).",
+)
+@click.version_option(package_name="convmig", prog_name="convmig")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, heat_config: str | None, event_store: str | None) -> None:
+    """Migrate OpenStack Heat stacks from the legacy engine to convergence,
+    offline, with an append-only event log.
+
+    \b
+    Examples:
+      convmig demo                                  # sample database, walk-through
+      convmig --db mysql+pymysql://heat:PW@db/heat status
+      convmig --heat-config /etc/heat/heat.conf migrate --dry-run --all
+      convmig log --stack 0b1c... --changes
+    """
+    ctx.obj = Settings(db=db, heat_config=heat_config, event_store=event_store)

@@ -1,0 +1,220 @@
+"""``convmig migrate``: plan, record, and apply the migration of stack trees to the
+convergence engine; or only plan and print (``--dry-run``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import replace
+from functools import partial
+from typing import Callable
+
+import click
+
+from migrator.heat.connection import connect_checked
+from migrator.errors import ConvmigError, UsageError, exit_code
+from migrator.execution.runner import RunReport, Runner
+from migrator.cli.options import Settings, batch_size_option, online_option, retry_option, dry_run_option, format_option, pass_settings, stack_ids_argument, tenant_option
+from migrator.planning.plan import TreePlan, precheck
+from migrator.planning.batch import BATCH, plan_roots
+from migrator.cli.progress import Progress
+from migrator.cli.render import dumps, plan_json, plan_table, summary_table
+from migrator.heat.schema import check_schema
+from migrator.planning.selection import Selection
+
+# --------------------------------------------------------------------------- dry run
+
+
+def outcome_key(plan: TreePlan) -> str:
+    """The summary bucket of a plan: an outcome, or 'skipped: <reason kind>'."""
+    if plan.refusals:
+        return f"skipped: {plan.refusals[0].kind}"
+    return {"noop": "already done", "migrate": "to migrate"}[plan.outcome]
+
+
+def dry_run(settings: Settings, selection: Selection, emit: Callable[[TreePlan], None]) -> tuple[Counter, list[TreePlan]]:
+    """Plan every selected tree and emit each plan; nothing is written anywhere."""
+    engine = connect_checked(settings.db_url)
+    counts: Counter = Counter()
+    refused: list[TreePlan] = []
+    try:
+        with engine.connect() as conn:
+            check_schema(conn)
+        for batch in selection.batches(engine):
+            with engine.connect() as conn:
+                planned = plan_roots(conn, batch, prune=selection.prune)
+                conn.rollback()
+            for _tree, plan in planned:
+                counts[outcome_key(plan)] += 1
+                if plan.refusals:
+                    refused.append(plan)
+                emit(plan)
+    finally:
+        engine.dispose()
+    return counts, refused
+
+
+def dry_run_exit(refused: list[TreePlan]) -> int:
+    return exit_code([p.retryable for p in refused])
+
+
+# --------------------------------------------------------------------------- real run
+
+
+def resolve_retry(settings: Settings, retry: str) -> tuple[Selection, bool, uuid.UUID]:
+    """The selection and options of the run to continue ("last" or a run id)."""
+    from events import EventLog, EventStoreError
+
+    try:
+        log = EventLog.open(settings.event_store_url)
+    except EventStoreError as exc:
+        raise ConvmigError(f"event log unavailable: {exc}") from None
+    try:
+        if retry == "last":
+            run = log.last_run(command="migrate")
+        else:
+            try:
+                run = log.get_run(uuid.UUID(retry))
+            except ValueError:
+                raise UsageError(f"--retry {retry}: not a run id (convmig log lists runs)") from None
+    finally:
+        log.close()
+    if run is None:
+        raise ConvmigError("no migrate run to retry: the log has none" if retry == "last" else f"run {retry} not found in the log")
+    if run.command != "migrate":
+        raise UsageError(f"run {run.id} was a {run.command} run; retry it with convmig {run.command} --retry")
+    selection = Selection.from_dict(run.selection)
+    if not selection.all and run.covered:
+        selection = replace(selection, stack_ids=tuple(dict.fromkeys([*selection.stack_ids, *run.covered])))
+    return selection, bool(run.arguments.get("online")), run.id
+
+
+def migrate(settings: Settings, selection: Selection, *, online: bool = False, retry_of: uuid.UUID | None = None,
+            on_batch: Callable[[int], None] | None = None, batch_size: int = BATCH) -> RunReport:
+    """Migrate the selected trees with the write-ahead protocol; return the report."""
+    runner = Runner(settings, command="migrate", direction="migrate",
+                    arguments={"online": online, "prune": selection.prune},
+                    selection=selection.as_dict(), online=online, retry_of=retry_of)
+    with runner:
+        planner = partial(_plan_batch, prune=selection.prune)
+        again = [r for r in runner.recover() if r not in selection.stack_ids]
+        if again and not selection.all:  # --all takes them up again anyway
+            runner.process(again, planner, precheck=precheck)
+        for batch in selection.batches(runner.engine, batch_size):
+            runner.process(batch, planner, precheck=precheck)
+            if on_batch:
+                on_batch(len(batch))
+    return runner.report
+
+
+def _plan_batch(conn, root_ids: list[str], *, prune: bool) -> list[TreePlan]:
+    return [plan for _tree, plan in plan_roots(conn, root_ids, prune=prune)]
+
+
+def report_json(report: RunReport) -> dict:
+    return {
+        "run_id": report.run_id,
+        "outcome": report.outcome,
+        "counts": dict(report.counts),
+        "problems": [p.as_dict() for p in report.problems],
+        "recovered": [r.as_dict() for r in report.recovered],
+    }
+
+
+def echo_report(report: RunReport, fmt: str) -> None:
+    """Summary on stdout (table or JSON); each problem as a line on stderr."""
+    for r in report.recovered:
+        click.echo(f"convmig: recovered {r.root_id}: {r.kind}: {r.reason}", err=True)
+    if fmt == "json":
+        click.echo(dumps(report_json(report)))
+    else:
+        click.echo(summary_table(report.counts) if report.counts else "nothing to do")
+        click.echo(f"run {report.run_id}: {report.outcome}")
+    for p in report.problems:
+        click.echo(f"convmig: {p.outcome}: {p.reason}", err=True)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@click.command("migrate")
+@stack_ids_argument
+@click.option("--all", "all_", is_flag=True, help="Every legacy root stack.")
+@tenant_option
+@click.option("--limit", type=int, help="With --all: at most this many trees.")
+@dry_run_option
+@click.option("--prune-orphans", "prune", is_flag=True,
+              help="Delete stale and duplicate resource rows (recorded, reversible) instead of refusing the tree.")
+@online_option
+@retry_option("migrate")
+@batch_size_option
+@format_option
+@pass_settings
+def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, online, retry, batch_size, fmt) -> None:
+    """Migrate stack trees (a root and all its nested stacks) to convergence.
+
+    Each tree is planned, the plan is committed to the event log, then the
+    tree is changed in one transaction that first checks every row is still
+    as planned. Exit 0 when all done, 3 when some trees were skipped for a
+    reason a later run can clear (in progress, locked), 1 otherwise.
+
+    \b
+    Examples:
+      convmig migrate --dry-run --all                 # what would change, nothing written
+      convmig migrate --dry-run 0b1c... --format json | jq '.trees[].changes'
+      convmig migrate --all --tenant 5f0e...          # one project's stacks
+      convmig migrate 0b1c... 7d2e...                 # these trees
+      convmig migrate --retry                         # continue the last run
+    """
+    if retry is not None:
+        if stack_ids or all_ or tenant or limit or prune:
+            raise UsageError("--retry takes the selection and options of the run it continues; give nothing else")
+        if dry_run:
+            raise UsageError("--retry cannot be combined with --dry-run")
+        selection, online_then, retry_of = resolve_retry(settings, retry)
+        online = online or online_then
+    else:
+        selection, retry_of = Selection(tuple(stack_ids), all_, tenant, limit, prune).validate(), None
+    if dry_run:
+        _cli_dry_run(settings, selection, fmt)
+        return
+    engine = connect_checked(settings.db_url)
+    try:
+        with engine.connect() as conn:
+            check_schema(conn)
+        total = selection.total(engine)
+    finally:
+        engine.dispose()
+    progress = Progress(total)
+    try:
+        report = migrate(settings, selection, online=online, retry_of=retry_of, on_batch=progress.advance,
+                         batch_size=batch_size)
+    finally:
+        progress.close()
+    echo_report(report, fmt)
+    click.get_current_context().exit(report.exit_code)
+
+
+def _cli_dry_run(settings: Settings, selection: Selection, fmt: str) -> None:
+    """Stream each tree's plan as it is made (a JSON array written piece by piece,
+    so memory stays flat however many trees --all covers)."""
+    first = True
+
+    def emit(plan: TreePlan) -> None:
+        nonlocal first
+        if fmt == "json":
+            click.echo(('{"trees": [\n' if first else ",\n") + dumps(plan_json(plan)), nl=False)
+        else:
+            click.echo(plan_table(plan))
+        first = False
+
+    counts, refused = dry_run(settings, selection, emit)
+    if fmt == "json":
+        click.echo(('{"trees": [' if first else "\n") + '], "summary": ' + dumps(dict(counts)) + "}")
+    else:
+        click.echo("")
+        click.echo(summary_table(counts))
+    for plan in refused:
+        for r in plan.refusals:
+            click.echo(f"convmig: refused: {r.message}", err=True)
+    click.get_current_context().exit(dry_run_exit(refused))

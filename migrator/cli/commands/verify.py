@@ -1,0 +1,124 @@
+"""``convmig verify``: check migrated trees against the invariants, and the log
+against the database."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from tabulate import tabulate
+
+from events import EventLog, EventStoreError
+
+from migrator.heat.connection import connect_checked
+from migrator.heat.engines import stack_locks
+from migrator.errors import EXIT_FAILED, EXIT_OK, ConvmigError, UsageError
+from migrator.cli.options import Settings, format_option, pass_settings, stack_ids_argument
+from migrator.heat.schema import check_schema, stack
+from migrator.heat.tree import chunks, load_trees
+from migrator.execution.verify import TreeVerdict, check_tree, check_unchanged, dumps
+
+BATCH = 500
+
+
+def verify(settings: Settings, stack_ids: tuple[str, ...], all_: bool) -> list[TreeVerdict]:
+    """Verdicts for the chosen trees (or every tree the log says is migrated)."""
+    if bool(stack_ids) == bool(all_):
+        raise UsageError("give STACK_IDs or --all (exactly one of them)")
+    engine = connect_checked(settings.db_url)
+    try:
+        log = EventLog.open(settings.event_store_url)
+    except EventStoreError as exc:
+        engine.dispose()
+        raise ConvmigError(f"event log unavailable: {exc}") from None
+    try:
+        with engine.connect() as conn:
+            check_schema(conn)
+        states = log.stack_states()
+        roots = list(stack_ids) if stack_ids else sorted(s for s, state in states.items() if state == "migrated")
+        verdicts = []
+        for i in range(0, len(roots), BATCH):
+            verdicts += _verify_batch(engine, log, roots[i : i + BATCH])
+        if all_:
+            verdicts += _log_disagreements(engine, states)
+        return verdicts
+    finally:
+        log.close()
+        engine.dispose()
+
+
+def _verify_batch(engine, log: EventLog, roots: list[str]) -> list[TreeVerdict]:
+    with engine.connect() as conn:
+        trees, missing = load_trees(conn, roots)
+        locks = stack_locks(conn, [s for t in trees for s in t.stack_ids])
+    verdicts = [TreeVerdict(m.stack_id, None, [f"not a root stack that can be verified ({m.reason})"]) for m in missing]
+    for tree in trees:
+        verdict = check_tree(tree, locks)
+        hist = log.stack(tree.root_id)
+        migration = hist.last_applied("migrate") if hist else None
+        if migration is None:
+            verdict.violations.append("the log has no applied migration of this tree (not migrated by convmig)")
+        elif not hist.converged:
+            verdict.violations.append("the log says this tree was rolled back, but it is checked as migrated")
+        else:
+            verdict.violations += _unchanged_since(tree, migration)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _unchanged_since(tree, migration: dict) -> list[str]:
+    """While convergence has not run a traversal since, statuses must be as before."""
+    recorded = {c["pk"]["id"]: c for c in migration["changes"] if c["table"] == "stack" and c["op"] == "update"}
+    if all(s["current_traversal"] == recorded.get(s["id"], {}).get("after", {}).get("current_traversal")
+           for s in tree.stacks if s["id"] in recorded):
+        return check_unchanged(tree, migration["changes"])
+    return []
+
+
+def _log_disagreements(engine, states: dict[str, str]) -> list[TreeVerdict]:
+    """Every tree the log calls migrated is on convergence, every rolled-back one is legacy."""
+    wanted = {s: st for s, st in states.items() if st in ("migrated", "rolled_back")}
+    found = {}
+    with engine.connect() as conn:
+        for part in chunks(sorted(wanted)):
+            q = sa.select(stack.c.id, stack.c.name, stack.c.convergence, stack.c.deleted_at).where(stack.c.id.in_(part))
+            found.update({r.id: r for r in conn.execute(q)})
+    verdicts = []
+    for sid, state in sorted(wanted.items()):
+        row = found.get(sid)
+        if row is None or row.deleted_at is not None:
+            continue  # deleted since: nothing to disagree with
+        if state == "rolled_back" and row.convergence:
+            verdicts.append(TreeVerdict(sid, row.name, ["the log says rolled back, but the stack is on convergence"]))
+        elif state == "migrated" and not row.convergence:
+            verdicts.append(TreeVerdict(sid, row.name, ["the log says migrated, but the stack is legacy"]))
+    return verdicts
+
+
+@click.command("verify")
+@stack_ids_argument
+@click.option("--all", "all_", is_flag=True, help="Every tree the log says convmig migrated, plus log/database agreement.")
+@format_option
+@pass_settings
+def cli(settings: Settings, stack_ids, all_, fmt) -> None:
+    """Check migrated trees against the invariants of a correct migration
+    (convergence flags, traversal ids, no previous template, current_template_id,
+    requires/needed_by, no leftover locks) and the log against the database.
+    Exit 1 on any violation.
+
+    \b
+    Examples:
+      convmig verify --all
+      convmig verify 0b1c... --format json | jq '.[] | select(.ok | not)'
+    """
+    verdicts = verify(settings, tuple(stack_ids), all_)
+    bad = [v for v in verdicts if not v.ok]
+    if fmt == "json":
+        click.echo(dumps(verdicts))
+    else:
+        rows = [[v.name, v.root_id, "ok" if v.ok else "; ".join(v.violations)] for v in verdicts]
+        click.echo(tabulate(rows, headers=["tree", "id", "verdict"]) if rows else "no migrated trees to verify")
+    for v in bad:
+        for violation in v.violations:
+            click.echo(f"convmig: violation: tree {v.name} ({v.root_id}): {violation}", err=True)
+    click.echo(f"convmig: {len(verdicts) - len(bad)} of {len(verdicts)} tree(s) verified", err=True)
+    click.get_current_context().exit(EXIT_FAILED if bad else EXIT_OK)

@@ -1,0 +1,388 @@
+"""Running a command over many trees with the write-ahead protocol.
+
+For each batch of trees: lock every stack of each tree (Heat's ``stack_lock``),
+load and plan under the lock, record the plans in the event log (committed),
+apply each tree in one database transaction with compare-and-swap, record the
+outcomes, release the locks. Migrate and rollback both run through ``Runner``;
+they differ only in the function that plans a batch.
+
+Before its first batch a run recovers plans an earlier process recorded but
+never finished (it died between the two log writes): the database says whether
+they were applied, not applied, or changed by someone else since.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from events import EventLog, EventStoreError, StackBusy
+
+from migrator import __version__
+from migrator.execution.apply import Drift, apply_changes, apply_many, check
+from migrator.planning.changes import RowChange, invert
+from migrator.heat.connection import connect_checked, describe_db_error
+from migrator.heat.engines import live_engines
+from migrator.execution.faults import failpoint
+from migrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, ConvmigError, exit_code
+from migrator.heat.locks import StackLocks, pid_alive, same_host
+from migrator.planning.plan import Refusal, TreePlan
+from migrator.heat.schema import check_schema
+from migrator.heat.tree import tree_stacks
+
+#: Plans a batch under lock: (engine connection, root ids) -> plans in order.
+BatchPlanner = Callable[[sa.Connection, list[str]], list[TreePlan]]
+#: The stacks of each tree (root first; rows with at least "id" and "name").
+StacksOf = Callable[[sa.Connection, list[str]], dict[str, list[dict]]]
+#: Histories to append plans to: Heat id -> name in, Heat id -> StackHistory out.
+Histories = Callable[[dict[str, str]], dict]
+#: A verdict from stack rows alone: "noop", a Refusal, or None to go on.
+Precheck = Callable[[list[dict]], "Refusal | str | None"]
+
+
+@dataclass
+class TreeResult:
+    """What happened to one tree in this run."""
+
+    root_id: str
+    name: str | None
+    outcome: str  # "migrated" | "rolled back" | "already done" | "skipped" | "failed" | "recovered"
+    kind: str | None = None
+    reason: str | None = None
+    retryable: bool = False
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    counts: Counter = field(default_factory=Counter)
+    problems: list[TreeResult] = field(default_factory=list)  # skipped and failed trees
+    recovered: list[TreeResult] = field(default_factory=list)
+
+    def add(self, result: TreeResult) -> None:
+        key = result.outcome if result.outcome not in ("skipped",) else f"skipped: {result.kind}"
+        self.counts[key] += 1
+        if result.outcome in ("skipped", "failed"):
+            self.problems.append(result)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code([p.retryable for p in self.problems])
+
+    @property
+    def outcome(self) -> str:
+        return {EXIT_OK: "done", EXIT_PARTIAL: "partial", EXIT_FAILED: "failed"}[self.exit_code]
+
+
+def operator_name() -> str:
+    try:
+        return os.environ.get("CONVMIG_OPERATOR") or getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return f"uid {os.getuid()}"
+
+
+class Runner:
+    """One convmig run: Heat's database, the event log, the run record, the locks."""
+
+    def __init__(self, settings, *, command: str, direction: str, arguments: dict, selection: dict,
+                 online: bool = False, retry_of: uuid.UUID | None = None):
+        self.settings = settings
+        self.command = command
+        self.direction = direction
+        self.arguments = arguments
+        self.selection = selection
+        self.online = online
+        self.retry_of = retry_of
+        self.engine: Engine | None = None
+        self.log: EventLog | None = None
+        self.run = None
+        self.locks: StackLocks | None = None
+        self.report: RunReport | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def open(self) -> None:
+        """Check the database and engines, open the log and record the run (committed)
+        before any row of Heat's is touched."""
+        self.engine = connect_checked(self.settings.db_url)
+        with self.engine.connect() as conn:
+            check_schema(conn)
+            live = live_engines(conn)
+        if live and not self.online:
+            names = "; ".join(e.describe() for e in live)
+            raise ConvmigError(f"heat-engine is running ({names}): stop the engines, or pass --online to work beside them under stack locks")
+        try:
+            self.log = EventLog.open(self.settings.event_store_url)
+        except EventStoreError as exc:
+            raise ConvmigError(f"event log unavailable, nothing was changed: {exc}") from None
+        self.run = self.log.start_run(
+            command=self.command, arguments=self.arguments, selection=self.selection,
+            operator=operator_name(), host=socket.gethostname(), pid=os.getpid(),
+            version=__version__, retry_of=self.retry_of,
+        )
+        self._save(self.run)
+        self.report = RunReport(str(self.run.id))
+        self.locks = StackLocks(self.engine, str(self.run.id), self._probe_convmig)
+
+    def __enter__(self) -> "Runner":
+        try:
+            self.open()
+        except BaseException:
+            self.close(interrupted=True)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(interrupted=exc_type is not None)
+
+    def close(self, interrupted: bool = False) -> None:
+        """Release every lock we hold, record how the run ended, close connections."""
+        try:
+            if self.locks is not None:
+                self.locks.release()
+            if self.run is not None and self.report is not None:
+                outcome = "interrupted" if interrupted else self.report.outcome
+                self.run.finish(outcome, dict(self.report.counts))
+                self._save(self.run)
+        finally:
+            if self.log is not None:
+                self.log.close()
+            if self.engine is not None:
+                self.engine.dispose()
+
+    def _probe_convmig(self, engine_id: str) -> tuple[bool, bool, str]:
+        """Is this lock owner a convmig run, and is its process still there?"""
+        try:
+            run = self.log.get_run(uuid.UUID(engine_id))
+        except (ValueError, TypeError):
+            return False, False, ""
+        if run is None:
+            return False, False, ""
+        detail = f"convmig run {engine_id} (pid {run.pid} on {run.host})"
+        if run.outcome is not None:
+            return True, False, detail
+        if same_host(run.host):
+            return True, pid_alive(run.pid), detail
+        return True, True, detail  # another host: cannot tell, assume alive
+
+    def _save(self, *aggregates) -> None:
+        try:
+            self.log.save(*aggregates)
+        except EventStoreError as exc:
+            raise ConvmigError(f"event log write failed: {exc}") from None
+
+    # ----------------------------------------------------------------- recovery
+
+    def recover(self) -> list[str]:
+        """Settle every plan recorded without an outcome; return the roots whose plan
+        was found not applied (the caller may run them again)."""
+        not_applied = []
+        self.locks.clear_dead()
+        for stack_id in self.log.stacks_with_pending():
+            hist = self.log.stack(stack_id)
+            pending = hist.pending if hist else None
+            if not pending:
+                continue
+            members = pending["summary"].get("stacks") or [stack_id]
+            failpoint("recover-seen")
+            if self.locks.acquire({stack_id: members}):
+                continue  # a live process holds it: not ours to judge
+            try:
+                settled = self._settle(stack_id, pending)
+            finally:
+                self.locks.release(members)
+            if settled is None:
+                continue
+            hist, outcome, detail = settled
+            result = TreeResult(stack_id, hist.stack_name, "recovered", outcome, detail)
+            self.report.recovered.append(result)
+            self._close_dead_run(pending["run_id"])
+            if outcome == "not_applied" and pending["direction"] == self.direction:
+                not_applied.append(stack_id)
+        return not_applied
+
+    def _settle(self, stack_id: str, seen: dict):
+        """Judge and record one open plan, holding its locks. The history is read
+        again under the lock: the plan's own run may have finished it between our
+        first look and the lock (it released the lock after recording), and another
+        recovering process may record first; either way it is no longer ours."""
+        hist = self.log.stack(stack_id)
+        pending = hist.pending if hist else None
+        if not pending or pending["version"] != seen["version"]:
+            return None
+        outcome, detail = self._judge(pending)
+        hist.recovered(self.run.id, outcome=outcome, detail=detail)
+        try:
+            self._save(hist)
+        except StackBusy:
+            return None
+        return hist, outcome, detail
+
+    def _close_dead_run(self, run_id) -> None:
+        """Record that a run whose plan we just recovered was interrupted."""
+        run = self.log.get_run(run_id)
+        if run is not None and run.outcome is None and run.id != self.run.id:
+            run.finish("interrupted", {"recovered_by": str(self.run.id)})
+            try:
+                self._save(run)
+            except StackBusy:
+                pass  # another recovering process closed it first
+
+    def _judge(self, pending: dict) -> tuple[str, str]:
+        changes = [RowChange.from_dict(c) for c in pending["changes"]]
+        with self.engine.connect() as conn:
+            before = check(conn, changes, lock=False)
+            after = check(conn, invert(changes), lock=False) if before else []
+        if not before:
+            return "not_applied", f"{len(changes)} change(s) of run {pending['run_id']} were never applied"
+        if not after:
+            return "applied", f"{len(changes)} change(s) of run {pending['run_id']} were applied before the process died"
+        return "drifted", "the tree matches neither the recorded before- nor after-image: " + after[0].describe()
+
+    # ----------------------------------------------------------------- batches
+
+    def process(self, root_ids: list[str], planner: BatchPlanner, stacks_of: StacksOf = tree_stacks,
+                precheck: Precheck | None = None, histories: Histories | None = None) -> list[TreeResult]:
+        """Check, lock, plan, record, apply and record again, for one batch of trees.
+        ``histories`` supplies the trees' log histories when the planner already
+        read them (default: the log)."""
+        with self.engine.connect() as conn:
+            trees = stacks_of(conn, root_ids)
+        results = self._prechecked(trees, precheck) if precheck else {}
+        membership = {r: [row["id"] for row in rows] for r, rows in trees.items() if r not in results}
+        for root, (reason, retryable) in self.locks.acquire(membership).items():
+            results[root] = TreeResult(root, trees[root][0].get("name"), "skipped", "locked", reason, retryable)
+        try:
+            to_plan = [r for r in root_ids if r not in results]
+            with self.engine.connect() as conn:
+                plans = planner(conn, to_plan) if to_plan else []
+                conn.rollback()
+            self._guard_membership(plans, membership, results)
+            work = [p for p in plans if p.root_id not in results and p.has_work]
+            for p in plans:
+                if p.root_id not in results and not p.has_work:
+                    results[p.root_id] = self._not_applied(p)
+            failpoint("before-record")
+            histories = self._record_plans(work, results, root_ids, histories or self.log.histories)
+            failpoint("after-record")
+            self._apply_batch([p for p in work if p.root_id not in results], histories, results)
+            self._save(*histories.values(), self.run)
+            failpoint("after-outcome")
+        finally:
+            self.locks.release([s for ids in membership.values() for s in ids])
+        ordered = [results[r] for r in dict.fromkeys(root_ids) if r in results]
+        for res in ordered:
+            self.report.add(res)
+        return ordered
+
+    @staticmethod
+    def _prechecked(trees: dict[str, list[dict]], precheck: Precheck) -> dict[str, TreeResult]:
+        """Trees settled from their stack rows alone, before any lock is taken."""
+        results = {}
+        for root, rows in trees.items():
+            verdict = precheck(rows)
+            name = rows[0].get("name")
+            if verdict == "noop":
+                results[root] = TreeResult(root, name, "already done")
+            elif verdict is not None:
+                results[root] = TreeResult(root, name, "skipped", verdict.kind, verdict.message, verdict.retryable)
+        return results
+
+    def _guard_membership(self, plans: list[TreePlan], membership: dict, results: dict) -> None:
+        """A nested stack created after we locked the tree would escape the lock."""
+        for p in plans:
+            locked = set(membership.get(p.root_id, []))
+            now = {sid for sid, _ in p.stacks}
+            if p.stacks and not now <= locked:
+                results[p.root_id] = TreeResult(p.root_id, p.root_name, "skipped", "busy",
+                                                f"tree {p.root_name} ({p.root_id}) changed while convmig locked it: re-run", True)
+
+    def _not_applied(self, plan: TreePlan) -> TreeResult:
+        if plan.outcome == "noop":
+            return TreeResult(plan.root_id, plan.root_name, "already done")
+        first: Refusal = plan.refusals[0]
+        reason = "; ".join(r.message for r in plan.refusals)
+        return TreeResult(plan.root_id, plan.root_name, "skipped", first.kind, reason, plan.retryable)
+
+    def _record_plans(self, work: list[TreePlan], results: dict, root_ids: list[str], source: Histories) -> dict:
+        """Write-ahead: every plan is committed to the log, with the run's note of
+        the trees it took up, before any tree is touched (so a run killed after
+        applying still lists every tree it planned). A tree another process
+        recorded first is reported busy; the rest are recorded again, from fresh
+        aggregates, since a failed save stores nothing and leaves stale ones."""
+        plans = {p.root_id: p for p in work}
+        while True:
+            histories = source({root: plan.root_name or "" for root, plan in plans.items()})
+            for root, plan in plans.items():
+                self._planned(histories[root], plan, self.run.id, self.direction)
+            self.run.cover(list(root_ids))
+            try:
+                self._save(*histories.values(), self.run)
+                return histories
+            except StackBusy as busy:
+                self.run = self.log.get_run(self.run.id)
+                for stack_id in busy.stack_ids:
+                    plans.pop(stack_id, None)
+                    results[stack_id] = TreeResult(
+                        stack_id, None, "skipped", "busy",
+                        f"stack {stack_id} is being handled by another convmig process: re-run later", True)
+
+    @staticmethod
+    def _planned(hist, plan: TreePlan, run_id, direction: str) -> None:
+        """Append this plan to the tree's history (not yet saved)."""
+        summary = {**plan.summary(), "stacks": [s for s, _ in plan.stacks], "notes": plan.notes,
+                   "resources": plan.kept_resources}
+        hist.planned(run_id, direction=direction, changes=[c.to_dict() for c in plan.changes], summary=summary)
+
+    def _apply_batch(self, plans: list[TreePlan], histories: dict, results: dict) -> None:
+        """All trees of the batch in one transaction (one commit instead of one per
+        tree); a tree whose images drifted is left out whole. Should the batch's
+        write fail, it is rolled back and each tree is applied on its own."""
+        if not plans:
+            return
+        try:
+            with self.engine.begin() as conn:
+                diffs = apply_many(conn, [p.changes for p in plans])
+                failpoint("before-commit")
+        except (sa.exc.DBAPIError, ValueError):
+            for plan in plans:
+                results[plan.root_id] = self._apply(plan, histories[plan.root_id])
+            failpoint("after-apply")
+            return
+        failpoint("after-apply")
+        for plan, found in zip(plans, diffs):
+            hist = histories[plan.root_id]
+            results[plan.root_id] = self._drifted(plan, hist, Drift(found)) if found else self._applied(plan, hist)
+
+    def _applied(self, plan: TreePlan, hist) -> TreeResult:
+        hist.applied(self.run.id, summary=plan.summary())
+        return TreeResult(plan.root_id, plan.root_name, "migrated" if self.direction == "migrate" else "rolled back")
+
+    def _drifted(self, plan: TreePlan, hist, exc: Drift) -> TreeResult:
+        reason = f"tree {plan.root_name} ({plan.root_id}) changed since it was planned, nothing written: {exc}"
+        hist.failed(self.run.id, reason=reason)
+        return TreeResult(plan.root_id, plan.root_name, "failed", "drift", reason)
+
+    def _apply(self, plan: TreePlan, hist) -> TreeResult:
+        """One tree in its own transaction; any difference from the images refuses it."""
+        try:
+            with self.engine.begin() as conn:
+                apply_changes(conn, plan.changes)
+        except Drift as exc:
+            return self._drifted(plan, hist, exc)
+        except sa.exc.DBAPIError as exc:
+            reason = f"tree {plan.root_name} ({plan.root_id}): {describe_db_error(exc, self.engine.url)}"
+            hist.failed(self.run.id, reason=reason)
+            return TreeResult(plan.root_id, plan.root_name, "failed", "database", reason)
+        return self._applied(plan, hist)

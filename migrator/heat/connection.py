@@ -1,0 +1,158 @@
+"""Finding and opening Heat's database.
+
+The URL comes from ``--db``, then ``CONVMIG_DB_URL``, then the ``[database]
+connection`` of heat.conf (``--heat-config``, or ``/etc/heat/heat.conf`` when it
+exists). Whatever goes wrong while connecting becomes one ``ConvmigError`` line
+that names the database without its password and says what to do.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from migrator.errors import ConvmigError, UsageError
+
+DEFAULT_HEAT_CONFIG = "/etc/heat/heat.conf"
+CONNECT_TIMEOUT = int(os.environ.get("CONVMIG_CONNECT_TIMEOUT", "10"))
+
+#: Drivers convmig ships; Heat's own configs often name none or MySQLdb.
+_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
+
+
+@dataclass(frozen=True)
+class HeatConfig:
+    """What convmig reads from heat.conf."""
+
+    path: str
+    connection: str | None
+    convergence_engine: bool | None
+
+
+def read_heat_config(path: str) -> HeatConfig:
+    """Parse heat.conf for ``[database] connection`` and ``convergence_engine``."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except OSError as exc:
+        raise UsageError(f"cannot read heat config {path}: {exc.strerror}; check --heat-config") from None
+    except configparser.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise UsageError(f"cannot parse heat config {path}: {first}") from None
+    connection = parser.get("database", "connection", fallback=None)
+    raw = parser.get("DEFAULT", "convergence_engine", fallback=None)
+    engine_flag = None if raw is None else raw.strip().lower() in ("1", "true", "yes", "on")
+    return HeatConfig(path, connection.strip() if connection else None, engine_flag)
+
+
+def resolve_url(db: str | None, heat_config: str | None) -> tuple[str, HeatConfig | None]:
+    """Pick the database URL by precedence; also return heat.conf when one was read."""
+    config = None
+    config_path = heat_config or (DEFAULT_HEAT_CONFIG if os.path.exists(DEFAULT_HEAT_CONFIG) else None)
+    if config_path:
+        config = read_heat_config(config_path)
+    url = db or os.environ.get("CONVMIG_DB_URL")
+    if url:
+        return url, config
+    if config is not None:
+        if not config.connection:
+            raise UsageError(
+                f"{config.path} has no [database] connection; pass --db URL or fix the heat config"
+            )
+        return config.connection, config
+    raise UsageError("no database given: pass --db URL, set CONVMIG_DB_URL, or --heat-config FILE")
+
+
+def normalise_url(url: str) -> URL:
+    """Parse the URL and choose a driver convmig ships when none or another is named."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise UsageError("cannot parse the database URL; expected e.g. mysql+pymysql://user:pw@host/heat") from None
+    backend = parsed.get_backend_name()
+    if backend in _DRIVERS and parsed.get_driver_name() not in ("pymysql", "psycopg"):
+        parsed = parsed.set(drivername=_DRIVERS[backend])
+    return parsed
+
+
+def safe_url(url: URL | str) -> str:
+    """The URL as it may be shown: password masked."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except Exception:
+            return "<unparseable URL>"
+    return url.render_as_string(hide_password=True)
+
+
+def _connect_args(url: URL) -> dict:
+    """Bounded connection waits, so an unreachable host fails in seconds."""
+    backend = url.get_backend_name()
+    if backend in ("mysql", "mariadb"):
+        return {"connect_timeout": CONNECT_TIMEOUT}
+    if backend == "postgresql":
+        return {"connect_timeout": CONNECT_TIMEOUT}
+    return {}
+
+
+def make_engine(url: str | URL, *, must_exist: bool = True) -> Engine:
+    """An engine for ``url``; a SQLite file must already exist unless told otherwise
+    (SQLAlchemy would otherwise create an empty one, changing the disk on bad input)."""
+    parsed = normalise_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = parsed.database
+        if must_exist and path and path != ":memory:" and not path.startswith("file:") and not os.path.exists(path):
+            raise UsageError(f"no SQLite database at {path}; check --db (run 'convmig demo' to make a sample)")
+    try:
+        engine = sa.create_engine(parsed, connect_args=_connect_args(parsed), pool_pre_ping=False)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"no driver for {backend}: {exc.name} is not installed") from None
+    except Exception as exc:
+        raise UsageError(f"cannot use database URL {safe_url(parsed)}: {exc}") from None
+    if backend == "sqlite":
+        _sqlite_pragmas(engine)
+    return engine
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """A busy timeout, so concurrent runs wait for each other's commits. Foreign
+    keys stay off, as under Heat itself (oslo.db's ``sqlite_fk`` defaults to
+    False); PostgreSQL and MariaDB enforce them and the tests run there too."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+
+def describe_db_error(exc: BaseException, url: URL | str) -> str:
+    """One line naming the database (no password) and the driver's reason."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if not isinstance(url, str):
+        password = url.password
+    else:
+        try:
+            password = make_url(url).password
+        except Exception:
+            password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return f"cannot use database {safe_url(url)}: {reason}"
+
+
+def connect_checked(url: str | URL) -> Engine:
+    """Open the engine and prove the server answers, turning failures into one line."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise ConvmigError(describe_db_error(exc, engine.url) + "; check host, credentials and that the server runs") from None
+    return engine

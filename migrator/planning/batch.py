@@ -1,0 +1,56 @@
+"""Planning many trees: load a batch, analyse, fetch what pruning needs, plan.
+
+Kept apart from ``plan`` (pure) because it reads the database, and apart from
+execution so that ``--dry-run`` runs exactly this and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from sqlalchemy.engine import Connection, Engine
+
+from migrator.planning.plan import TreePlan, analyse, plan_tree, refuse_missing
+from migrator.heat.tree import Tree, legacy_root_ids, load_prune_details, load_trees
+
+BATCH = 500
+
+
+def plan_roots(conn: Connection, root_ids: list[str], *, prune: bool = False,
+               new_traversal: Callable[[], str] | None = None) -> list[tuple[Tree | None, TreePlan]]:
+    """Plans for ``root_ids`` in order (refusals for ids that are not roots)."""
+    trees, missing = load_trees(conn, root_ids)
+    memo: dict = {}  # template readings shared within the batch (see ``analyse``)
+    analyses = {t.root_id: analyse(t, memo) for t in trees}
+    if prune:
+        _attach_prune_details(conn, trees, analyses)
+    kwargs = {"new_traversal": new_traversal} if new_traversal else {}
+    planned = {t.root_id: (t, plan_tree(t, analyses[t.root_id], prune=prune, **kwargs)) for t in trees}
+    planned.update({m.stack_id: (None, refuse_missing(m)) for m in missing})
+    return [planned[i] for i in dict.fromkeys(root_ids)]
+
+
+def _attach_prune_details(conn: Connection, trees: list[Tree], analyses: dict) -> None:
+    """One batched read of resource_data and properties data for every row to prune."""
+    rows = [r for t in trees for r in analyses[t.root_id].prunable_rows]
+    if not rows:
+        return
+    details = load_prune_details(conn, rows)
+    for t in trees:
+        if analyses[t.root_id].prunable_rows:
+            t.prune = details
+
+
+def iter_legacy_roots(engine: Engine, *, tenant: str | None = None, limit: int | None = None,
+                      batch: int = BATCH) -> Iterator[list[str]]:
+    """Batches of legacy root ids by keyset paging, so memory stays flat."""
+    after, seen = None, 0
+    while limit is None or seen < limit:
+        size = batch if limit is None else min(batch, limit - seen)
+        with engine.connect() as conn:
+            ids = legacy_root_ids(conn, tenant=tenant, after=after, limit=size)
+        if not ids:
+            return
+        seen += len(ids)
+        after = ids[-1]
+        yield ids
