@@ -11,6 +11,7 @@ stored: discard them and reload with ``stack()``/``get_run()``.
 
 from __future__ import annotations
 
+import re
 import os
 from typing import Any, Iterator, Mapping, Sequence
 from uuid import UUID
@@ -124,6 +125,24 @@ class EventLog:
     def get_run(self, run_id: UUID) -> Run | None:
         found = self._get(UUID(str(run_id)), f"run {run_id}")
         return found if isinstance(found, Run) else None
+
+    def find_run(self, key: str) -> Run:
+        """A run by its id or an unambiguous prefix of at least 4 characters (as ``log``
+        shows 8), so every command takes what the operator reads. Raises ``LookupError``
+        with a one-line message naming what was given."""
+        key = key.strip().lower()
+        try:
+            run = self.get_run(UUID(key))
+        except ValueError:
+            if len(key) < 4 or not re.fullmatch(r"[0-9a-f-]+", key):
+                raise LookupError(f"--run {key}: give a run id or at least its first 4 characters") from None
+            ids = self.query(lambda conn: index.find_runs(conn, key))
+            if len(ids) > 1:
+                raise LookupError(f"--run {key} matches several runs; give more characters") from None
+            run = self.get_run(ids[0]) if ids else None
+        if run is None:
+            raise LookupError(f"no run {key} in the event log")
+        return run
 
     def last_run(self, command: str | None = None) -> Run | None:
         """The newest run, optionally of one command."""

@@ -256,19 +256,10 @@ def resolve_stack(log: EventLog, key: str) -> str:
 
 def resolve_run(log: EventLog, key: str) -> Run:
     """A run from ``--run``: its id or an unambiguous prefix of at least 4 characters."""
-    key = key.strip().lower()
     try:
-        run = log.get_run(UUID(key))
-    except ValueError:
-        if len(key) < 4 or not re.fullmatch(r"[0-9a-f-]+", key):
-            raise ReportError(f"--run {key}: give a run id or at least its first 4 characters") from None
-        ids = log.query(lambda conn: index.find_runs(conn, key))
-        if len(ids) > 1:
-            raise ReportError(f"--run {key} matches several runs; give more characters") from None
-        run = log.get_run(ids[0]) if ids else None
-    if run is None:
-        raise ReportError(f"no run {key} in the event log")
-    return run
+        return log.find_run(key)
+    except LookupError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def _records(log: EventLog, found: list[tuple[Any, Any]]) -> list[dict]:

@@ -59,8 +59,18 @@ class ConvmigGroup(click.Group):
 @click.option(
     "--heat-config",
     metavar="FILE",
+    multiple=True,
     type=click.Path(dir_okay=False),
-    help="Read [database] connection from this heat.conf (default /etc/heat/heat.conf when present).",
+    help="Read [database] connection from this heat.conf, as heat-engine's --config-file "
+         "(repeatable, later wins; default: where Heat finds heat.conf, e.g. /etc/heat/heat.conf).",
+)
+@click.option(
+    "--heat-config-dir",
+    metavar="DIR",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Also read DIR/*.conf in name order, as heat-engine's --config-dir "
+         "(repeatable; default: /etc/heat/heat.conf.d and the other directories Heat reads).",
 )
 @click.option(
     "--event-store",
@@ -69,7 +79,8 @@ class ConvmigGroup(click.Group):
 )
 @click.version_option(package_name="convmig", prog_name="convmig")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, heat_config: str | None, event_store: str | None) -> None:
+def main(ctx: click.Context, db: str | None, heat_config: tuple[str, ...], heat_config_dir: tuple[str, ...],
+         event_store: str | None) -> None:
     """Migrate OpenStack Heat stacks from the legacy engine to convergence,
     offline, with an append-only event log.
 
@@ -80,4 +91,5 @@ def main(ctx: click.Context, db: str | None, heat_config: str | None, event_stor
       convmig --heat-config /etc/heat/heat.conf migrate --dry-run --all
       convmig log --stack 0b1c... --changes
     """
-    ctx.obj = Settings(db=db, heat_config=heat_config, event_store=event_store)
+    ctx.obj = Settings(db=db, heat_config=heat_config, event_store=event_store,
+                       heat_config_dir=heat_config_dir or None)

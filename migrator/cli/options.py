@@ -7,13 +7,13 @@ command which needs no database (``--help``) never opens one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 
 import click
 
-from migrator.heat.connection import HeatConfig, resolve_url
+from migrator.heat.config import Choice, HeatConfig, choose_database, choose_event_store
+from migrator.heat.connection import safe_url
 
 
 @dataclass
@@ -21,25 +21,49 @@ class Settings:
     """What the global options said; the database URL is resolved on first use."""
 
     db: str | None = None
-    heat_config: str | None = None
+    heat_config: tuple[str, ...] | str | None = ()
     event_store: str | None = None
+    heat_config_dir: tuple[str, ...] | None = None
 
     @cached_property
-    def resolved(self) -> tuple[str, HeatConfig | None]:
-        return resolve_url(self.db, self.heat_config)
+    def resolved(self) -> tuple[Choice, HeatConfig | None]:
+        configs = (self.heat_config,) if isinstance(self.heat_config, str) else tuple(self.heat_config or ())
+        choice, config = choose_database(self.db, configs, self.heat_config_dir)
+        for note in choice.notes:
+            click.echo(f"convmig: note: {note}", err=True)
+        return choice, config
+
+    @property
+    def database(self) -> Choice:
+        return self.resolved[0]
 
     @property
     def db_url(self) -> str:
-        return self.resolved[0]
+        return self.database.url
 
     @property
     def heat_conf(self) -> HeatConfig | None:
         return self.resolved[1]
 
+    @cached_property
+    def event_store_choice(self) -> Choice:
+        choice = choose_event_store(self.event_store, lambda: self.database)
+        if choice.source != "Heat's database":
+            for note in choice.notes:
+                click.echo(f"convmig: note: {note}", err=True)
+        return choice
+
     @property
     def event_store_url(self) -> str:
         """The event store: ``--event-store``/``CONVMIG_EVENT_STORE``, else Heat's database."""
-        return self.event_store or os.environ.get("CONVMIG_EVENT_STORE") or self.db_url
+        return self.event_store_choice.url
+
+    def announce(self) -> None:
+        """Before a write: say on stderr which database and event store, and where each came from."""
+        click.echo(f"convmig: database {safe_url(self.db_url)} (from {self.database.source})", err=True)
+        store = self.event_store_choice
+        where = "Heat's database" if store.source == "Heat's database" else f"{safe_url(store.url)} (from {store.source})"
+        click.echo(f"convmig: event log in {where}", err=True)
 
 
 pass_settings = click.make_pass_decorator(Settings, ensure=True)

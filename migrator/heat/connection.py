@@ -1,71 +1,22 @@
-"""Finding and opening Heat's database.
+"""Opening Heat's database (the URL is chosen in ``migrator.heat.config``).
 
-The URL comes from ``--db``, then ``CONVMIG_DB_URL``, then the ``[database]
-connection`` of heat.conf (``--heat-config``, or ``/etc/heat/heat.conf`` when it
-exists). Whatever goes wrong while connecting becomes one ``ConvmigError`` line
-that names the database without its password and says what to do.
+Whatever goes wrong while connecting becomes one ``ConvmigError`` line that names
+the database without its password and says what to do.
 """
 
 from __future__ import annotations
 
-import configparser
 import os
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from migrator.errors import ConvmigError, UsageError
 
-DEFAULT_HEAT_CONFIG = "/etc/heat/heat.conf"
 CONNECT_TIMEOUT = int(os.environ.get("CONVMIG_CONNECT_TIMEOUT", "10"))
 
 #: Drivers convmig ships; Heat's own configs often name none or MySQLdb.
 _DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
-
-
-@dataclass(frozen=True)
-class HeatConfig:
-    """What convmig reads from heat.conf."""
-
-    path: str
-    connection: str | None
-    convergence_engine: bool | None
-
-
-def read_heat_config(path: str) -> HeatConfig:
-    """Parse heat.conf for ``[database] connection`` and ``convergence_engine``."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            parser.read_file(fh)
-    except OSError as exc:
-        raise UsageError(f"cannot read heat config {path}: {exc.strerror}; check --heat-config") from None
-    except configparser.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise UsageError(f"cannot parse heat config {path}: {first}") from None
-    connection = parser.get("database", "connection", fallback=None)
-    raw = parser.get("DEFAULT", "convergence_engine", fallback=None)
-    engine_flag = None if raw is None else raw.strip().lower() in ("1", "true", "yes", "on")
-    return HeatConfig(path, connection.strip() if connection else None, engine_flag)
-
-
-def resolve_url(db: str | None, heat_config: str | None) -> tuple[str, HeatConfig | None]:
-    """Pick the database URL by precedence; also return heat.conf when one was read."""
-    config = None
-    config_path = heat_config or (DEFAULT_HEAT_CONFIG if os.path.exists(DEFAULT_HEAT_CONFIG) else None)
-    if config_path:
-        config = read_heat_config(config_path)
-    url = db or os.environ.get("CONVMIG_DB_URL")
-    if url:
-        return url, config
-    if config is not None:
-        if not config.connection:
-            raise UsageError(
-                f"{config.path} has no [database] connection; pass --db URL or fix the heat config"
-            )
-        return config.connection, config
-    raise UsageError("no database given: pass --db URL, set CONVMIG_DB_URL, or --heat-config FILE")
 
 
 def normalise_url(url: str) -> URL:
