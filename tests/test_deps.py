@@ -575,10 +575,105 @@ def test_functions_heat_refuses_in_a_condition_are_template_errors(cond):
         template_dependencies(env_template(c=True, unused=cond))
 
 
-def test_yaql_in_a_condition_is_valid_but_undecidable_offline():
-    t = env_template(c={"yaql": {"expression": "$.data.x", "data": {"x": True}}})
-    with pytest.raises(Undecidable, match="yaql"):
+@pytest.mark.parametrize("tag, on", [("v3.26.1", True), ("v3.25.0", False), ("v3.260", False)])
+def test_yaql_condition_is_decided_as_heat_decides_it(tag, on):
+    # Magnum's calico condition (the issue's example); answers worked out by hand
+    t = env_template(c={"yaql": {"expression": '$.data.calico_tag.startsWith("v3.26.")',
+                                 "data": {"calico_tag": {"get_param": "env"}}}})
+    assert is_on(t, {"parameters": {"env": tag}}) is on
+
+
+def test_yaql_condition_runs_over_typed_parameters():
+    t = env_template(c={"yaql": {"expression": "$.data.z.len() = 2 and $.data.n > 0",
+                                 "data": {"z": {"get_param": "zones"}, "n": {"get_param": "count"}}}})
+    assert is_on(t) is True
+    assert is_on(t, {"parameters": {"zones": "az1"}}) is False
+
+
+def test_yaql_with_an_unknown_value_is_undecidable():
+    t = secret_template({"yaql": {"expression": "$.data.p.startsWith('x')",
+                                  "data": {"p": {"get_param": "db_password"}}}})
+    t["heat_template_version"] = "2017-09-01"
+    with pytest.raises(Undecidable, match="db_password") as info:
+        template_dependencies(t, encrypted_env())
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("expression, why", [
+    ("$.data.(", "bad yaql expression"),
+    ("$.data.x.noSuchMethod()", "fails"),
+    (["not", "a string"], "must be a string"),
+])
+def test_yaql_that_heat_cannot_run_is_a_template_error(expression, why):
+    t = env_template(c={"yaql": {"expression": expression, "data": {"x": 1}}})
+    with pytest.raises(TemplateError, match=why):
         template_dependencies(t)
+
+
+@pytest.mark.parametrize("expression, data", [
+    ("$.data.x.where($ > 0).len() > 0", {"x": list(range(201))}),   # [yaql] limit_iterators = 200
+    ("($.data.s + $.data.s).len() > 0", {"s": "a" * 6000}),         # [yaql] memory_quota = 10000
+])
+def test_yaql_over_heats_limits_fails_as_in_heat(expression, data):
+    t = env_template(c={"yaql": {"expression": expression, "data": data}})
+    with pytest.raises(TemplateError, match="fails"):
+        template_dependencies(t)
+    within = {k: v[:150] for k, v in data.items()}  # the same expression within the limits runs
+    assert is_on(env_template(c={"yaql": {"expression": expression, "data": within}})) is True
+
+
+def test_resource_named_by_yaql_over_a_parameter_is_known():
+    t = hot({"a": res(), "b": res(properties={"x": {"get_resource": {"yaql": {
+        "expression": "$.data.n.toLower()", "data": {"n": {"get_param": "target"}}}}}})},
+        version="2017-09-01", parameters={"target": {"type": "string", "default": "A"}})
+    assert req(t)["b"] == {"a"}
+
+
+def test_yaql_condition_that_is_not_boolean_is_invalid():
+    t = env_template(c={"yaql": {"expression": "$.data.x", "data": {"x": "yes"}}})
+    with pytest.raises(TemplateError, match="not a boolean"):
+        template_dependencies(t)
+
+
+def magnum_like(true_branch, false_branch):
+    """A Magnum-style template: a yaql condition picks a value inside one property only."""
+    return hot({
+        "net": res(), "cfg": res(),
+        "master": res(properties={"net": {"get_resource": "net"},
+                                  "script": {"if": ["calico_v3_26", true_branch, false_branch]}}),
+    }, version="2021-04-16", parameters={"calico_tag": {"type": "string", "hidden": True}},
+       conditions={"calico_v3_26": {"yaql": {"expression": '$.data.calico_tag.startsWith("v3.26.")',
+                                             "data": {"calico_tag": {"get_param": "calico_tag"}}}}})
+
+
+def calico_env():
+    return {"parameters": {"calico_tag": ["cryptography_decrypt_v1", SECRET]},
+            "encrypted_param_names": ["calico_tag"]}
+
+
+def test_unknown_condition_choosing_between_branches_with_the_same_needs_is_decided():
+    t = magnum_like({"get_file": "calico-v3.26.sh"}, {"get_file": "calico-old.sh"})
+    assert req(t, calico_env()) == {"net": set(), "cfg": set(), "master": {"net"}}
+    both = magnum_like({"str_replace": {"template": "$c new", "params": {"$c": {"get_resource": "cfg"}}}},
+                       {"list_join": ["", [{"get_attr": ["cfg", "x"]}]]})
+    assert req(both, calico_env())["master"] == {"net", "cfg"}
+
+
+@pytest.mark.parametrize("true_branch, false_branch", [
+    ({"get_resource": "cfg"}, "literal"),            # one branch needs cfg, the other nothing
+    ({"get_resource": "cfg"}, {"get_resource": "net"}),
+    ({"get_resource": "ghost"}, {"get_resource": "ghost"}),  # Heat would reject either branch
+])
+def test_unknown_condition_choosing_between_different_needs_is_undecidable(true_branch, false_branch):
+    with pytest.raises(Undecidable, match="calico_tag"):
+        template_dependencies(magnum_like(true_branch, false_branch), calico_env())
+
+
+def test_unknown_condition_on_a_resource_is_still_undecidable():
+    t = magnum_like("a", "b")
+    t["resources"]["cfg"]["condition"] = "calico_v3_26"
+    with pytest.raises(Undecidable, match="calico_tag"):
+        template_dependencies(t, calico_env())
 
 
 @pytest.mark.parametrize("version, fn", [("2016-10-14", "yaql"), ("2017-02-24", "yaql")])

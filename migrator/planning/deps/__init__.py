@@ -41,7 +41,10 @@ Errors: :class:`TemplateError` when Heat itself would reject the template (its
 validation or its dependency computation would fail); :class:`Undecidable` when the
 answer depends on a value that cannot be known offline (an encrypted hidden
 parameter, a parameter with no value, a stack identity the caller did not give, a
-``yaql`` expression, a resource name computed at run time). When both occur in one
+resource name computed at run time). ``yaql`` runs as in Heat (``expressions``: the
+same library and Heat's ``[yaql]`` limits). An ``if`` whose condition cannot be known
+is still decided when both branches need the same resources: only a value that would
+change the graph is a reason to refuse. When both occur in one
 template, the TemplateError wins: Heat would refuse the template whatever the value.
 Messages never quote parameter values, so no secret from the environment leaks.
 """

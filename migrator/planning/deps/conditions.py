@@ -7,6 +7,7 @@ Named conditions are parsed eagerly and evaluated lazily, as ``Conditions`` in
 from __future__ import annotations
 
 from migrator.planning.deps.dialects import _Dialect
+from migrator.planning.deps.expressions import evaluate
 from migrator.planning.deps.model import TemplateError, Undecidable
 from migrator.planning.deps.parameters import _Parameters
 
@@ -236,8 +237,11 @@ class _Evaluator:
         return self.find_in_map(values, where)
 
     def _op_yaql(self, fn, args, where):
-        """yaql is a valid condition function that this module does not run."""
-        raise Undecidable(f"{where}: a yaql expression decides it, which is not evaluated offline")
+        """yaql: the expression and its data resolved as conditions, then run as Heat runs it."""
+        values, pending = self._resolve_all([args["expression"], args.get("data", {})], where)
+        if pending:
+            raise pending
+        return evaluate(values[0], values[1], where)
 
     # ---- values shared by conditions and property functions
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from migrator.planning.deps.conditions import _OMIT, _Evaluator, _is_seq, _single_key
 from migrator.planning.deps.dialects import _Dialect, _dialect_of
+from migrator.planning.deps.expressions import evaluate
 from migrator.planning.deps.model import TemplateDeps, TemplateError, Undecidable
 from migrator.planning.deps.parameters import _Parameters
 
@@ -94,10 +95,38 @@ class _Resolver:
             self.add(args, deps, where, fn)
 
     def _if(self, fn, args, deps, where):
-        """if / Fn::If: only the selected branch is parsed, so only it can add dependencies."""
-        branch = self.if_branch(fn, args, where)
+        """if / Fn::If: only the selected branch is parsed, so only it can add dependencies.
+
+        When the condition cannot be known offline, the answer still is when both
+        branches need the same resources (Magnum's yaql condition picking one of two
+        ``get_file`` scripts): which branch Heat takes then changes nothing in the graph.
+        """
+        try:
+            branch = self.if_branch(fn, args, where)
+        except Undecidable:
+            shared = self._either_branch(args, where)
+            if shared is None:
+                raise
+            deps |= shared
+            return
         if branch is not _OMIT:
             self.walk(branch, deps, where)
+
+    def _either_branch(self, args, where) -> set | None:
+        """The dependencies of both branches when they are the same, else None.
+
+        A branch that Heat would reject (a reference to a missing resource) or that
+        itself cannot be known counts as different: Heat only parses the branch it takes.
+        """
+        needs = []
+        for branch in (args[1], args[2] if len(args) == 3 else None):
+            found: set = set()
+            try:
+                self.walk(branch, found, where)
+            except (TemplateError, Undecidable):
+                found = None
+            needs.append(found)
+        return needs[0] if needs[0] == needs[1] else None
 
     def if_branch(self, fn, args, where):
         """The branch Heat's If macro selects (``_OMIT`` for a false two-argument if)."""
@@ -141,6 +170,8 @@ class _Resolver:
             if not _is_seq(values) or len(values) != 3:
                 raise TemplateError(f"{where}: {fn} takes [mapping, key, value]")
             return self._ev.find_in_map(values, where)
+        if fn == "yaql" and isinstance(args, dict) and "expression" in args:
+            return evaluate(self.value(args["expression"], where), self.value(args.get("data", {}), where), where)
         raise Undecidable(f"{where}: a resource name computed by {fn!r} is only known to the running stack")
 
 
