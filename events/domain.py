@@ -7,7 +7,8 @@ Two aggregates, no persistence here:
   trees it took up, and how it ended.
 * ``StackHistory``: one per root stack, for its whole life across runs:
   planned (with every row change, before and after), applied, failed, refused,
-  recovered, in either direction (migrate or rollback). Its id is derived from
+  recovered, in any direction (migrate, repair of the dependencies of a tree
+  already on convergence, or rollback of either). Its id is derived from
   the Heat stack id, so two processes creating or extending the same history
   race on the same (id, version) and the loser gets a concurrency conflict.
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -33,7 +34,9 @@ from eventsourcing.domain import Aggregate
 from .chain import GENESIS, event_hash
 from .secrets import mask_urls, redact
 
-DIRECTIONS = ("migrate", "rollback")
+DIRECTIONS = ("migrate", "rollback", "repair")
+#: Directions that move a tree forward; a rollback undoes the newest one not yet undone.
+FORWARD = ("migrate", "repair")
 RUN_OUTCOMES = ("done", "partial", "failed", "interrupted")
 RECOVERY_OUTCOMES = ("applied", "not_applied", "drifted")
 ROW_OPS = ("update", "delete", "insert")
@@ -362,45 +365,65 @@ class StackHistory(ChainedAggregate):
 
     def last_applied(self, direction: str = "migrate") -> dict | None:
         """The newest plan of ``direction`` that was applied (or recovered as applied)."""
+        found = [p for p in self._settled() if p["direction"] == direction]
+        return found[-1] if found else None
+
+    def _settled(self) -> Iterator[dict]:
+        """Each plan whose outcome is "applied" (or recovered as applied), in order."""
         plan = None
-        result = None
         for entry in self.entries:
             if entry["kind"] == "planned":
                 plan = entry
             elif plan is not None and entry["kind"] in ("applied", "failed", "recovered"):
                 if entry["kind"] == "applied" or entry.get("outcome") == "applied":
-                    if plan["direction"] == direction:
-                        result = plan
+                    yield plan
                 plan = None
-        return result
+
+    def standing(self) -> list[dict]:
+        """The applied forward plans (migrate, repair) that no applied rollback has undone,
+        oldest first: what ``rollback`` can still take back, newest first.
+
+        A rollback plan names the version it undoes (``summary["undoes"]``); one
+        recorded before repairs existed undid the newest migration.
+        """
+        done: list[dict] = []
+        for plan in self._settled():
+            if plan["direction"] in FORWARD:
+                done.append(plan)
+                continue
+            undoes = (plan.get("summary") or {}).get("undoes")
+            if undoes is None:
+                undoes = next((p["version"] for p in reversed(done) if p["direction"] == "migrate"), None)
+            done = [p for p in done if p["version"] != undoes]
+        return done
+
+    def to_undo(self) -> dict | None:
+        """The plan a rollback takes back now: the newest standing forward plan."""
+        standing = self.standing()
+        return standing[-1] if standing else None
 
     @property
     def state(self) -> str:
         """Where the stack stands according to the log.
 
-        ``new`` (nothing recorded), ``planned``/``rollback_planned`` (an open
-        plan), ``migrated``/``rolled_back`` (last outcome applied),
-        ``failed``/``rollback_failed``, ``interrupted``/``rollback_interrupted``
-        (recovered as not applied), ``drifted``/``rollback_drifted``, or
-        ``refused``/``rollback_refused``.
+        ``new`` (nothing recorded), ``planned``/``rollback_planned``/``repair_planned``
+        (an open plan), ``migrated``/``rolled_back``/``repaired`` (last outcome
+        applied), ``failed``, ``interrupted`` (recovered as not applied),
+        ``drifted`` or ``refused``, each with the ``rollback_``/``repair_`` prefix
+        when the plan was one.
         """
         if not self.entries:
             return "new"
         last = self.entries[-1]
-        prefix = "rollback_" if last["direction"] == "rollback" else ""
+        prefix = "" if last["direction"] == "migrate" else last["direction"] + "_"
         kind = last["kind"]
         if kind == "recovered":
             kind = {"applied": "applied", "not_applied": "interrupted", "drifted": "drifted"}[last["outcome"]]
         if kind == "applied":
-            return "migrated" if last["direction"] == "migrate" else "rolled_back"
+            return {"migrate": "migrated", "rollback": "rolled_back", "repair": "repaired"}[last["direction"]]
         return prefix + kind
 
     @property
     def converged(self) -> bool:
-        """True when the newest applied plan was a migration (not rolled back since)."""
-        newest = None
-        for direction in DIRECTIONS:
-            plan = self.last_applied(direction)
-            if plan is not None and (newest is None or plan["version"] > newest["version"]):
-                newest = plan
-        return newest is not None and newest["direction"] == "migrate"
+        """True when a migration by convmig stands (applied, not rolled back since)."""
+        return any(p["direction"] == "migrate" for p in self.standing())

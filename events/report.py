@@ -66,6 +66,8 @@ KINDS = {
     StackHistory.Recovered: "recovered",
 }
 _ROLLBACK_LABELS = {"planned": "rollback-planned", "applied": "rolled-back"}
+_REPAIR_LABELS = {"planned": "repair-planned", "applied": "repaired"}
+_KINDS_WITH_DIRECTION = ("planned", "applied", "failed", "refused", "recovered")
 
 
 class ReportError(ValueError):
@@ -73,17 +75,21 @@ class ReportError(ValueError):
 
 
 def event_names() -> list[str]:
-    """Every name ``--event`` accepts: kinds and rollback labels."""
+    """Every name ``--event`` accepts: kinds, and the rollback and repair labels."""
     names = list(KINDS.values())
-    names += [_ROLLBACK_LABELS.get(k, f"rollback-{k}") for k in ("planned", "applied", "failed", "refused", "recovered")]
+    names += [_ROLLBACK_LABELS.get(k, f"rollback-{k}") for k in _KINDS_WITH_DIRECTION]
+    names += [_REPAIR_LABELS.get(k, f"repair-{k}") for k in _KINDS_WITH_DIRECTION]
     return names
 
 
 def label(event: Any) -> str:
-    """The event column: the kind, named for the rollback direction when it is one."""
+    """The event column: the kind, named for the rollback or repair direction when it is one."""
     kind = KINDS.get(type(event), type(event).__name__.lower())
-    if getattr(event, "direction", "migrate") == "rollback":
+    direction = getattr(event, "direction", "migrate")
+    if direction == "rollback":
         return _ROLLBACK_LABELS.get(kind, f"rollback-{kind}")
+    if direction == "repair":
+        return _REPAIR_LABELS.get(kind, f"repair-{kind}")
     return kind
 
 
@@ -204,7 +210,8 @@ def _scope_events(scope: _Scope, names: Sequence[str]) -> None:
         name = name.strip().lower()
         if name not in known:
             raise ReportError(f"unknown event {name!r}; one of: {', '.join(known)}")
-        kind = name if name in by_kind else next(k for k in by_kind if name in (f"rollback-{k}", _ROLLBACK_LABELS.get(k)))
+        kind = name if name in by_kind else next(k for k in by_kind if name in (
+            f"rollback-{k}", _ROLLBACK_LABELS.get(k), f"repair-{k}", _REPAIR_LABELS.get(k)))
         scope.topics.append(get_topic(by_kind[kind]))
         scope.labels.add(name)
 

@@ -69,7 +69,8 @@ class RollbackPlanner:
 
 
 def _migration(history) -> dict | None:
-    return history.last_applied("migrate") if history is not None else None
+    """The applied plan a rollback takes back: the newest migration or repair not yet undone."""
+    return history.to_undo() if history is not None else None
 
 
 def plan_batch(conn: Connection, histories: dict[str, object]) -> list[TreePlan]:
@@ -100,14 +101,18 @@ def _inverse(root_id: str, row: dict | None, history) -> TreePlan:
         return _refused(root_id, None, "unknown", f"stack {root_id} not found: check the id")
     migration = _migration(history)
     if migration is None:
+        if history is not None and history.last_applied("migrate") is not None:
+            return _refused(root_id, name, "already_legacy", f"stack {who} is already rolled back to legacy: nothing to do")
+        if history is not None and history.last_applied("repair") is not None:
+            return _refused(root_id, name, "already_undone", f"stack {who}: its dependency repair is already rolled back: nothing to do")
         return _refused(root_id, name, "not_migrated",
                         f"stack {who} was not migrated by convmig (created on convergence, or never migrated): nothing to roll back")
-    if not history.converged:
-        return _refused(root_id, name, "already_legacy", f"stack {who} is already rolled back to legacy: nothing to do")
     changes = invert(RowChange.from_dict(c) for c in migration["changes"])
     stacks = migration["summary"].get("stacks", [root_id])
-    plan = TreePlan(root_id, name, [(s, None) for s in stacks], changes=changes, direction="rollback")
-    plan.notes.append(f"undoes run {migration['run_id']} (log entry {migration['version']})")
+    plan = TreePlan(root_id, name, [(s, None) for s in stacks], changes=changes, direction="rollback",
+                    undoes=migration["version"])
+    what = "the dependency repair of run" if migration["direction"] == "repair" else "run"
+    plan.notes.append(f"undoes {what} {migration['run_id']} (log entry {migration['version']})")
     return plan
 
 

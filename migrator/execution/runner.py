@@ -48,13 +48,17 @@ Histories = Callable[[dict[str, str]], dict]
 Precheck = Callable[[list[dict]], "Refusal | str | None"]
 
 
+#: A run's direction -> the outcome of a tree whose plan was applied.
+DONE = {"migrate": "migrated", "rollback": "rolled back", "repair": "repaired"}
+
+
 @dataclass
 class TreeResult:
     """What happened to one tree in this run."""
 
     root_id: str
     name: str | None
-    outcome: str  # "migrated" | "rolled back" | "already done" | "skipped" | "failed" | "recovered"
+    outcome: str  # one of DONE's values | "already done" | "skipped" | "failed" | "recovered"
     kind: str | None = None
     reason: str | None = None
     retryable: bool = False
@@ -343,6 +347,8 @@ class Runner:
         """Append this plan to the tree's history (not yet saved)."""
         summary = {**plan.summary(), "stacks": [s for s, _ in plan.stacks], "notes": plan.notes,
                    "resources": plan.kept_resources}
+        if plan.undoes is not None:
+            summary["undoes"] = plan.undoes
         hist.planned(run_id, direction=direction, changes=[c.to_dict() for c in plan.changes], summary=summary)
 
     def _apply_batch(self, plans: list[TreePlan], histories: dict, results: dict) -> None:
@@ -367,7 +373,7 @@ class Runner:
 
     def _applied(self, plan: TreePlan, hist) -> TreeResult:
         hist.applied(self.run.id, summary=plan.summary())
-        return TreeResult(plan.root_id, plan.root_name, "migrated" if self.direction == "migrate" else "rolled back")
+        return TreeResult(plan.root_id, plan.root_name, DONE[self.direction])
 
     def _drifted(self, plan: TreePlan, hist, exc: Drift) -> TreeResult:
         reason = f"tree {plan.root_name} ({plan.root_id}) changed since it was planned, nothing written: {exc}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from migrator.planning.deps import TemplateError, Undecidable, find_cycle, template_dependencies
 from migrator.heat.schema import load_json
 from migrator.heat.tree import Tree
+from migrator.planning.repair import missing_edges
 
 UUID_LEN = 36
 
@@ -69,6 +70,8 @@ def check_tree(tree: Tree, locks: dict[str, str | None] | None = None) -> TreeVe
         if current_deps is not None and not (isinstance(current_deps, dict) and isinstance(current_deps.get("edges"), list)):
             add(f"{who}: current_deps is neither null nor an edges document")
         verdict.violations += _check_resources(tree, st, who)
+    if all(st["raw_template_id"] in tree.templates for st in tree.stacks):
+        verdict.violations += check_edges(tree)
     return verdict
 
 
@@ -106,15 +109,22 @@ def _check_resources(tree: Tree, st: dict, who: str) -> list[str]:
         if _json_list(r["needed_by"]) is None:
             problems.append(f"{rwho}: needed_by {r['needed_by']!r} is not a JSON list")
         requires[r["id"]] = req
-    for name, rid in by_name.items():
-        wanted = {by_name[d] for d in deps.requires.get(name, ()) if d in by_name}
-        missing = wanted - set(requires.get(rid, []))
-        if missing:
-            problems.append(f"{who} resource {name} (id {rid}): requires lacks {sorted(missing)} its template depends on")
     cycle = find_cycle({str(k): frozenset(str(x) for x in v if x in requires) for k, v in requires.items()})
     if cycle:
         problems.append(f"{who}: requires forms a cycle {' -> '.join(cycle)}")
     return problems
+
+
+def check_edges(tree: Tree, memo: dict | None = None) -> list[str]:
+    """Every resource of the tree's convergence stacks whose stored ``requires`` lacks
+    a dependency (explicit or a plugin's implicit one) of its current template, named
+    with the missing targets; or why a stack's template cannot be read.
+
+    This is the check for *any* convergence tree, whoever migrated it: convmig, an
+    earlier convmig, or Heat's own tool."""
+    edges, refusals = missing_edges(tree, memo)
+    fix = f"; convmig migrate --repair-deps {tree.root_id} adds them"
+    return [r.message for r in refusals] + [e.describe() + fix for e in edges]
 
 
 def check_unchanged(tree: Tree, recorded_changes: list[dict]) -> list[str]:

@@ -249,13 +249,17 @@ def load_prune_details(conn: Connection, resource_rows: list[dict]) -> PruneDeta
     return PruneDetails(dict(data), props, dict(refs))
 
 
-def legacy_root_ids(conn: Connection, *, tenant: str | None = None, after: str | None = None, limit: int = 1000) -> list[str]:
-    """A page of legacy root stack ids in id order (keyset paging keeps memory flat)."""
-    q = sa.select(stack.c.id).where(
-        stack.c.owner_id.is_(None),
-        stack.c.deleted_at.is_(None),
-        sa.or_(stack.c.convergence.is_(None), stack.c.convergence == sa.false()),
-    )
+def on_engine(convergence: bool = False):
+    """The stack rows of one engine: legacy (``convergence`` false or NULL) or convergence."""
+    legacy = sa.or_(stack.c.convergence.is_(None), stack.c.convergence == sa.false())
+    return stack.c.convergence == sa.true() if convergence else legacy
+
+
+def legacy_root_ids(conn: Connection, *, tenant: str | None = None, after: str | None = None, limit: int = 1000,
+                    convergence: bool = False) -> list[str]:
+    """A page of root stack ids of one engine (legacy unless ``convergence``) in id
+    order (keyset paging keeps memory flat)."""
+    q = sa.select(stack.c.id).where(stack.c.owner_id.is_(None), stack.c.deleted_at.is_(None), on_engine(convergence))
     if tenant:
         q = q.where(stack.c.tenant == tenant)
     if after:

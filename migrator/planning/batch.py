@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 from sqlalchemy.engine import Connection, Engine
 
 from migrator.planning.plan import TreePlan, analyse, plan_tree, refuse_missing
+from migrator.planning.repair import plan_repair
 from migrator.heat.tree import Tree, legacy_root_ids, load_prune_details, load_trees
 
 BATCH = 500
@@ -30,6 +31,15 @@ def plan_roots(conn: Connection, root_ids: list[str], *, prune: bool = False,
     return [planned[i] for i in dict.fromkeys(root_ids)]
 
 
+def repair_roots(conn: Connection, root_ids: list[str]) -> list[tuple[Tree | None, TreePlan]]:
+    """Repair plans (missing dependency edges of convergence trees) for ``root_ids`` in order."""
+    trees, missing = load_trees(conn, root_ids)
+    memo: dict = {}
+    planned = {t.root_id: (t, plan_repair(t, memo)) for t in trees}
+    planned.update({m.stack_id: (None, refuse_missing(m, "repair")) for m in missing})
+    return [planned[i] for i in dict.fromkeys(root_ids)]
+
+
 def _attach_prune_details(conn: Connection, trees: list[Tree], analyses: dict) -> None:
     """One batched read of resource_data and properties data for every row to prune."""
     rows = [r for t in trees for r in analyses[t.root_id].prunable_rows]
@@ -42,13 +52,14 @@ def _attach_prune_details(conn: Connection, trees: list[Tree], analyses: dict) -
 
 
 def iter_legacy_roots(engine: Engine, *, tenant: str | None = None, limit: int | None = None,
-                      batch: int = BATCH) -> Iterator[list[str]]:
-    """Batches of legacy root ids by keyset paging, so memory stays flat."""
+                      batch: int = BATCH, convergence: bool = False) -> Iterator[list[str]]:
+    """Batches of legacy (or, with ``convergence``, convergence) root ids by keyset
+    paging, so memory stays flat."""
     after, seen = None, 0
     while limit is None or seen < limit:
         size = batch if limit is None else min(batch, limit - seen)
         with engine.connect() as conn:
-            ids = legacy_root_ids(conn, tenant=tenant, after=after, limit=size)
+            ids = legacy_root_ids(conn, tenant=tenant, after=after, limit=size, convergence=convergence)
         if not ids:
             return
         seen += len(ids)

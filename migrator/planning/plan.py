@@ -80,7 +80,8 @@ class TreePlan:
     notes: list[str] = field(default_factory=list)
     noop: bool = False
     kept_resources: dict[str, list[int]] = field(default_factory=dict)  # stack id -> active row ids after
-    direction: str = "migrate"  # or "rollback": what applying the changes does
+    direction: str = "migrate"  # or "rollback", "repair": what applying the changes does
+    undoes: int | None = None  # a rollback: the log version of the plan it takes back
 
     @property
     def outcome(self) -> str:
@@ -111,16 +112,16 @@ def label(row: dict) -> str:
 # --------------------------------------------------------------------------- refusals of ids
 
 
-def refuse_missing(missing: Missing) -> TreePlan:
-    """A requested id that is not a migratable root."""
+def refuse_missing(missing: Missing, verb: str = "migrate") -> TreePlan:
+    """A requested id that is not a root this command can take (``verb`` names it)."""
     sid = missing.stack_id
     if missing.reason == "unknown":
         refusal = Refusal("unknown", f"stack {sid} not found: check the id (convmig status lists roots)", sid)
     elif missing.reason == "deleted":
-        refusal = Refusal("deleted", f"stack {label(missing.row)} is deleted: nothing to migrate", sid)
+        refusal = Refusal("deleted", f"stack {label(missing.row)} is deleted: nothing to {verb}", sid)
     else:
         refusal = Refusal(
-            "nested", f"stack {label(missing.row)} is nested: migrate its root stack {label(missing.root)} instead", sid
+            "nested", f"stack {label(missing.row)} is nested: {verb} its root stack {label(missing.root)} instead", sid
         )
     return TreePlan(sid, missing.row.get("name") if missing.row else None, [], refusals=[refusal])
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from migrator.errors import UsageError
 from migrator.planning.batch import BATCH, iter_legacy_roots
 from migrator.heat.schema import stack
+from migrator.heat.tree import on_engine
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Selection:
     tenant: str | None = None
     limit: int | None = None
     prune: bool = False
+    repair: bool = False  # convergence trees whose requires lack edges, instead of legacy trees
 
     def validate(self) -> "Selection":
         """Refuse contradictory or empty selections (exit 2, nothing opened)."""
@@ -32,23 +34,23 @@ class Selection:
             raise UsageError("--tenant and --limit go with --all")
         if self.limit is not None and self.limit < 1:
             raise UsageError("--limit must be at least 1")
+        if self.repair and self.prune:
+            raise UsageError("--repair-deps works on convergence trees and --prune-orphans on legacy ones: give one")
         return self
 
     def batches(self, engine: Engine, size: int = BATCH) -> Iterator[list[str]]:
-        """Explicit ids in batches, or every legacy root paged by id."""
+        """Explicit ids in batches, or every legacy (with ``repair``: convergence) root paged by id."""
         if self.stack_ids:
             ids = list(dict.fromkeys(self.stack_ids))
             return iter([ids[i : i + size] for i in range(0, len(ids), size)])
-        return iter_legacy_roots(engine, tenant=self.tenant, limit=self.limit, batch=size)
+        return iter_legacy_roots(engine, tenant=self.tenant, limit=self.limit, batch=size, convergence=self.repair)
 
     def total(self, engine: Engine) -> int:
         """How many trees the selection will take up (for the progress line)."""
         if self.stack_ids:
             return len(set(self.stack_ids))
         q = sa.select(sa.func.count()).where(
-            stack.c.owner_id.is_(None), stack.c.deleted_at.is_(None),
-            sa.or_(stack.c.convergence.is_(None), stack.c.convergence == sa.false()),
-        )
+            stack.c.owner_id.is_(None), stack.c.deleted_at.is_(None), on_engine(self.repair))
         if self.tenant:
             q = q.where(stack.c.tenant == self.tenant)
         with engine.connect() as conn:
@@ -63,4 +65,4 @@ class Selection:
     @classmethod
     def from_dict(cls, data: dict) -> "Selection":
         return cls(tuple(data.get("stack_ids") or ()), bool(data.get("all")), data.get("tenant"),
-                   data.get("limit"), bool(data.get("prune")))
+                   data.get("limit"), bool(data.get("prune")), bool(data.get("repair")))

@@ -16,7 +16,7 @@ from migrator.errors import ConvmigError, UsageError, exit_code
 from migrator.execution.runner import RunReport, Runner
 from migrator.cli.options import Settings, batch_size_option, online_option, retry_option, dry_run_option, format_option, pass_settings, stack_ids_argument, tenant_option
 from migrator.planning.plan import TreePlan, precheck
-from migrator.planning.batch import BATCH, plan_roots
+from migrator.planning.batch import BATCH, plan_roots, repair_roots
 from migrator.cli.progress import Progress
 from migrator.cli.render import dumps, plan_json, plan_table, summary_table
 from migrator.heat.schema import check_schema
@@ -29,7 +29,7 @@ def outcome_key(plan: TreePlan) -> str:
     """The summary bucket of a plan: an outcome, or 'skipped: <reason kind>'."""
     if plan.refusals:
         return f"skipped: {plan.refusals[0].kind}"
-    return {"noop": "already done", "migrate": "to migrate"}[plan.outcome]
+    return {"noop": "already done", "migrate": "to migrate", "repair": "to repair"}[plan.outcome]
 
 
 def dry_run(settings: Settings, selection: Selection, emit: Callable[[TreePlan], None]) -> tuple[Counter, list[TreePlan]]:
@@ -42,7 +42,7 @@ def dry_run(settings: Settings, selection: Selection, emit: Callable[[TreePlan],
             check_schema(conn)
         for batch in selection.batches(engine):
             with engine.connect() as conn:
-                planned = plan_roots(conn, batch, prune=selection.prune)
+                planned = _planned(conn, batch, selection)
                 conn.rollback()
             for _tree, plan in planned:
                 counts[outcome_key(plan)] += 1
@@ -91,24 +91,35 @@ def resolve_retry(settings: Settings, retry: str) -> tuple[Selection, bool, uuid
 
 def migrate(settings: Settings, selection: Selection, *, online: bool = False, retry_of: uuid.UUID | None = None,
             on_batch: Callable[[int], None] | None = None, batch_size: int = BATCH) -> RunReport:
-    """Migrate the selected trees with the write-ahead protocol; return the report."""
-    runner = Runner(settings, command="migrate", direction="migrate",
-                    arguments={"online": online, "prune": selection.prune},
+    """Migrate (or, with ``selection.repair``, repair) the selected trees with the
+    write-ahead protocol; return the report."""
+    direction = "repair" if selection.repair else "migrate"
+    runner = Runner(settings, command="migrate", direction=direction,
+                    arguments={"online": online, "prune": selection.prune, "repair": selection.repair},
                     selection=selection.as_dict(), online=online, retry_of=retry_of)
+    # a repair's planner judges the tree itself: it takes convergence roots, which migrate's precheck skips
+    check = None if selection.repair else precheck
     with runner:
-        planner = partial(_plan_batch, prune=selection.prune)
+        planner = partial(_plan_batch, selection=selection)
         again = [r for r in runner.recover() if r not in selection.stack_ids]
         if again and not selection.all:  # --all takes them up again anyway
-            runner.process(again, planner, precheck=precheck)
+            runner.process(again, planner, precheck=check)
         for batch in selection.batches(runner.engine, batch_size):
-            runner.process(batch, planner, precheck=precheck)
+            runner.process(batch, planner, precheck=check)
             if on_batch:
                 on_batch(len(batch))
     return runner.report
 
 
-def _plan_batch(conn, root_ids: list[str], *, prune: bool) -> list[TreePlan]:
-    return [plan for _tree, plan in plan_roots(conn, root_ids, prune=prune)]
+def _planned(conn, root_ids: list[str], selection: Selection) -> list[tuple]:
+    """(tree, plan) per root: a repair's or a migration's."""
+    if selection.repair:
+        return repair_roots(conn, root_ids)
+    return plan_roots(conn, root_ids, prune=selection.prune)
+
+
+def _plan_batch(conn, root_ids: list[str], *, selection: Selection) -> list[TreePlan]:
+    return [plan for _tree, plan in _planned(conn, root_ids, selection)]
 
 
 def report_json(report: RunReport) -> dict:
@@ -145,12 +156,15 @@ def echo_report(report: RunReport, fmt: str) -> None:
 @dry_run_option
 @click.option("--prune-orphans", "prune", is_flag=True,
               help="Delete stale and duplicate resource rows (recorded, reversible) instead of refusing the tree.")
+@click.option("--repair-deps", "repair", is_flag=True,
+              help="For trees already on convergence: add the dependency edges their stored requires lack "
+                   "(recorded, reversible with rollback); --all takes every convergence root.")
 @online_option
 @retry_option("migrate")
 @batch_size_option
 @format_option
 @pass_settings
-def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, online, retry, batch_size, fmt) -> None:
+def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repair, online, retry, batch_size, fmt) -> None:
     """Migrate stack trees (a root and all its nested stacks) to convergence.
 
     Each tree is planned, the plan is committed to the event log, then the
@@ -165,16 +179,17 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, onli
       convmig migrate --all --tenant 5f0e...          # one project's stacks
       convmig migrate 0b1c... 7d2e...                 # these trees
       convmig migrate --retry                         # continue the last run
+      convmig migrate --repair-deps --all             # convergence trees missing edges (see verify)
     """
     if retry is not None:
-        if stack_ids or all_ or tenant or limit or prune:
+        if stack_ids or all_ or tenant or limit or prune or repair:
             raise UsageError("--retry takes the selection and options of the run it continues; give nothing else")
         if dry_run:
             raise UsageError("--retry cannot be combined with --dry-run")
         selection, online_then, retry_of = resolve_retry(settings, retry)
         online = online or online_then
     else:
-        selection, retry_of = Selection(tuple(stack_ids), all_, tenant, limit, prune).validate(), None
+        selection, retry_of = Selection(tuple(stack_ids), all_, tenant, limit, prune, repair).validate(), None
     if dry_run:
         _cli_dry_run(settings, selection, fmt)
         return

@@ -39,13 +39,11 @@ def _open_log(settings: Settings) -> EventLog:
 
 
 def roots_of_run(log: EventLog, run_id: str) -> list[str]:
-    """Every tree the named run migrated (applied, or recovered as applied)."""
+    """Every tree the named run migrated or repaired (applied, or recovered as applied)."""
     try:
-        run = log.get_run(uuid.UUID(run_id))
-    except ValueError:
-        raise UsageError(f"--run {run_id}: not a run id (convmig log lists runs)") from None
-    if run is None:
-        raise ConvmigError(f"run {run_id} not found in the log")
+        run = log.find_run(run_id)
+    except LookupError as exc:
+        raise UsageError(f"{exc} (convmig log lists runs)") from None
     covered = list(dict.fromkeys(run.covered))
     roots = []
     for start in range(0, len(covered), HISTORY_CHUNK):  # bounded memory on a cloud-wide run
@@ -54,14 +52,14 @@ def roots_of_run(log: EventLog, run_id: str) -> list[str]:
     return roots
 
 
-def applied_in_run(history, run_id, direction: str = "migrate") -> bool:
-    """Did ``run_id`` apply a plan of ``direction`` to this tree?"""
+def applied_in_run(history, run_id, directions: tuple[str, ...] = ("migrate", "repair")) -> bool:
+    """Did ``run_id`` apply a plan of one of ``directions`` to this tree?"""
     plan = None
     for entry in history.entries if history else ():
         if entry["kind"] == "planned":
             plan = entry
         elif plan is not None and entry["kind"] in ("applied", "recovered"):
-            if plan["run_id"] == run_id and plan["direction"] == direction and (
+            if plan["run_id"] == run_id and plan["direction"] in directions and (
                 entry["kind"] == "applied" or entry.get("outcome") == "applied"
             ):
                 return True

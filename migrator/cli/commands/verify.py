@@ -3,6 +3,8 @@ against the database."""
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import click
 import sqlalchemy as sa
 from tabulate import tabulate
@@ -15,13 +17,15 @@ from migrator.errors import EXIT_FAILED, EXIT_OK, ConvmigError, UsageError
 from migrator.cli.options import Settings, format_option, pass_settings, stack_ids_argument
 from migrator.heat.schema import check_schema, stack
 from migrator.heat.tree import chunks, load_trees
-from migrator.execution.verify import TreeVerdict, check_tree, check_unchanged, dumps
+from migrator.execution.verify import TreeVerdict, check_edges, check_tree, check_unchanged, dumps
+from migrator.planning.batch import iter_legacy_roots
 
 BATCH = 500
 
 
 def verify(settings: Settings, stack_ids: tuple[str, ...], all_: bool) -> list[TreeVerdict]:
-    """Verdicts for the chosen trees (or every tree the log says is migrated)."""
+    """Verdicts for the chosen trees; with ``--all``, every tree the log says is
+    migrated plus every other convergence tree (checked for missing dependency edges)."""
     if bool(stack_ids) == bool(all_):
         raise UsageError("give STACK_IDs or --all (exactly one of them)")
     engine = connect_checked(settings.db_url)
@@ -34,10 +38,10 @@ def verify(settings: Settings, stack_ids: tuple[str, ...], all_: bool) -> list[T
         with engine.connect() as conn:
             check_schema(conn)
         states = log.stack_states()
-        roots = list(stack_ids) if stack_ids else sorted(s for s, state in states.items() if state == "migrated")
+        migrated = sorted(s for s, state in states.items() if state in ("migrated", "repaired"))
         verdicts = []
-        for i in range(0, len(roots), BATCH):
-            verdicts += _verify_batch(engine, log, roots[i : i + BATCH])
+        for batch in _batches(list(stack_ids)) if stack_ids else _all_roots(engine, migrated):
+            verdicts += _verify_batch(engine, log, batch)
         if all_:
             verdicts += _log_disagreements(engine, states)
         return verdicts
@@ -46,23 +50,49 @@ def verify(settings: Settings, stack_ids: tuple[str, ...], all_: bool) -> list[T
         engine.dispose()
 
 
+def _batches(ids: list[str]) -> Iterator[list[str]]:
+    return (ids[i : i + BATCH] for i in range(0, len(ids), BATCH))
+
+
+def _all_roots(engine, migrated: list[str]) -> Iterator[list[str]]:
+    """The trees the log says convmig migrated, then every other convergence root
+    (paged, so a cloud of 100,000 stacks is read in bounded memory)."""
+    yield from _batches(migrated)
+    known = set(migrated)
+    for page in iter_legacy_roots(engine, batch=BATCH, convergence=True):
+        rest = [r for r in page if r not in known]
+        if rest:
+            yield rest
+
+
 def _verify_batch(engine, log: EventLog, roots: list[str]) -> list[TreeVerdict]:
     with engine.connect() as conn:
         trees, missing = load_trees(conn, roots)
         locks = stack_locks(conn, [s for t in trees for s in t.stack_ids])
     verdicts = [TreeVerdict(m.stack_id, None, [f"not a root stack that can be verified ({m.reason})"]) for m in missing]
+    histories = log.stacks([t.root_id for t in trees])
+    memo: dict = {}
     for tree in trees:
-        verdict = check_tree(tree, locks)
-        hist = log.stack(tree.root_id)
-        migration = hist.last_applied("migrate") if hist else None
-        if migration is None:
-            verdict.violations.append("the log has no applied migration of this tree (not migrated by convmig)")
-        elif not hist.converged:
-            verdict.violations.append("the log says this tree was rolled back, but it is checked as migrated")
-        else:
-            verdict.violations += _unchanged_since(tree, migration)
-        verdicts.append(verdict)
+        hist = histories.get(tree.root_id)
+        verdicts.append(_verdict(tree, hist, locks, memo))
     return verdicts
+
+
+def _verdict(tree, hist, locks: dict, memo: dict) -> TreeVerdict:
+    """The full invariants for a tree convmig migrated; for any other convergence
+    tree (an earlier convmig's, Heat's own tool's), its dependency edges."""
+    if hist is not None and hist.converged:
+        verdict = check_tree(tree, locks)
+        verdict.violations += _unchanged_since(tree, hist.last_applied("migrate"))
+        return verdict
+    verdict = TreeVerdict(tree.root_id, tree.root["name"])
+    if hist is not None and hist.last_applied("migrate") is not None and not tree.root["convergence"]:
+        verdict.violations.append("the log says this tree was rolled back, but it is checked as migrated")
+    elif not tree.root["convergence"]:
+        verdict.violations.append("on the legacy engine and not migrated by convmig: nothing to verify (migrate it first)")
+    else:
+        verdict.violations += check_edges(tree, memo)
+    return verdict
 
 
 def _unchanged_since(tree, migration: dict) -> list[str]:
@@ -96,19 +126,24 @@ def _log_disagreements(engine, states: dict[str, str]) -> list[TreeVerdict]:
 
 @click.command("verify")
 @stack_ids_argument
-@click.option("--all", "all_", is_flag=True, help="Every tree the log says convmig migrated, plus log/database agreement.")
+@click.option("--all", "all_", is_flag=True, help="Every tree the log says convmig migrated, every other convergence "
+              "tree's dependency edges, and log/database agreement.")
 @format_option
 @pass_settings
 def cli(settings: Settings, stack_ids, all_, fmt) -> None:
     """Check migrated trees against the invariants of a correct migration
     (convergence flags, traversal ids, no previous template, current_template_id,
     requires/needed_by, no leftover locks) and the log against the database.
-    Exit 1 on any violation.
+    Any other convergence tree (migrated by an earlier convmig or by Heat's own
+    tool) is checked for resources whose stored requires lack a dependency of
+    the template, explicit or implicit (Port on Subnet, ...): `migrate
+    --repair-deps` adds them. Exit 1 on any violation.
 
     \b
     Examples:
       convmig verify --all
       convmig verify 0b1c... --format json | jq '.[] | select(.ok | not)'
+      convmig migrate --repair-deps --all    # then add the missing edges verify found
     """
     verdicts = verify(settings, tuple(stack_ids), all_)
     bad = [v for v in verdicts if not v.ok]
