@@ -35,9 +35,10 @@ Operating notes:
 from .chain import GENESIS
 from .domain import DIRECTIONS, RECOVERY_OUTCOMES, RUN_OUTCOMES, Run, StackHistory, stack_aggregate_id
 from .errors import EventStoreError, StackBusy
-from .eventlog import EventLog
+from .eventlog import EventLog, RunNotFound
 
 __all__ = [
+    "RunNotFound",
     "DIRECTIONS",
     "GENESIS",
     "RECOVERY_OUTCOMES",

@@ -62,6 +62,10 @@ def _is_race(exc: BaseException) -> bool:
     return "deadlock" in text or "lock wait timeout" in text
 
 
+class RunNotFound(LookupError):
+    """``find_run`` was given a well-formed id or prefix that no run has."""
+
+
 class EventLog:
     """convmig's append-only, hash-chained event log."""
 
@@ -126,22 +130,24 @@ class EventLog:
         found = self._get(UUID(str(run_id)), f"run {run_id}")
         return found if isinstance(found, Run) else None
 
-    def find_run(self, key: str) -> Run:
+    def find_run(self, key: str, flag: str = "--run") -> Run:
         """A run by its id or an unambiguous prefix of at least 4 characters (as ``log``
         shows 8), so every command takes what the operator reads. Raises ``LookupError``
-        with a one-line message naming what was given."""
+        with a one-line message naming the option (``flag``) and what was given."""
         key = key.strip().lower()
         try:
             run = self.get_run(UUID(key))
         except ValueError:
             if len(key) < 4 or not re.fullmatch(r"[0-9a-f-]+", key):
-                raise LookupError(f"--run {key}: give a run id or at least its first 4 characters") from None
+                raise LookupError(f"{flag} {key}: not a run id; give the id or at least its first 4 characters "
+                                  "(convmig log lists runs)") from None
             ids = self.query(lambda conn: index.find_runs(conn, key))
             if len(ids) > 1:
-                raise LookupError(f"--run {key} matches several runs; give more characters") from None
+                raise LookupError(f"{flag} {key} matches several runs; give more characters") from None
             run = self.get_run(ids[0]) if ids else None
         if run is None:
-            raise LookupError(f"no run {key} in the event log")
+            raise RunNotFound(f"no run {key} in the event log {self.display_url}; "
+                              "if that run used another event store, pass its --event-store")
         return run
 
     def last_run(self, command: str | None = None) -> Run | None:

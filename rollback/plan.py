@@ -101,18 +101,25 @@ def _inverse(root_id: str, row: dict | None, history) -> TreePlan:
         return _refused(root_id, None, "unknown", f"stack {root_id} not found: check the id")
     migration = _migration(history)
     if migration is None:
-        if history is not None and history.last_applied("migrate") is not None:
-            return _refused(root_id, name, "already_legacy", f"stack {who} is already rolled back to legacy: nothing to do")
-        if history is not None and history.last_applied("repair") is not None:
-            return _refused(root_id, name, "already_undone", f"stack {who}: its dependency repair is already rolled back: nothing to do")
+        if history is not None and (history.last_applied("migrate") or history.last_applied("repair")):
+            return _already(root_id, name, f"stack {who} is already rolled back: nothing to do")
         return _refused(root_id, name, "not_migrated",
-                        f"stack {who} was not migrated by convmig (created on convergence, or never migrated): nothing to roll back")
+                        f"stack {who} was not migrated by convmig according to this event log: nothing to roll back "
+                        "(if an earlier run used --event-store, pass it again)")
     changes = invert(RowChange.from_dict(c) for c in migration["changes"])
     stacks = migration["summary"].get("stacks", [root_id])
     plan = TreePlan(root_id, name, [(s, None) for s in stacks], changes=changes, direction="rollback",
                     undoes=migration["version"])
     what = "the dependency repair of run" if migration["direction"] == "repair" else "run"
     plan.notes.append(f"undoes {what} {migration['run_id']} (log entry {migration['version']})")
+    return plan
+
+
+def _already(root_id: str, name: str | None, note: str) -> TreePlan:
+    """Rolling back what is already rolled back is done, not an error (as migrating a
+    migrated tree is): the command is safe to repeat, e.g. to finish an interrupted job."""
+    plan = TreePlan(root_id, name, [], noop=True, direction="rollback")
+    plan.notes.append(note)
     return plan
 
 

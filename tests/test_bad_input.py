@@ -112,7 +112,7 @@ def test_retry_with_no_run(sample_db):
 
 def test_rollback_of_run_not_in_log(sample_db):
     url, _ = sample_db
-    assert_one_line(cli("--db", url, "rollback", "--run", RUN_ID, "--yes"), 1, f"run {RUN_ID} not found")
+    assert_one_line(cli("--db", url, "rollback", "--run", RUN_ID, "--yes"), 1, f"no run {RUN_ID} in the event log", "--event-store")
 
 
 # ----------------------------------------------------------------- templates

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import sys
+
 import click
 
 from migrator.heat.config import Choice, HeatConfig, choose_database, choose_event_store
@@ -58,12 +60,28 @@ class Settings:
         """The event store: ``--event-store``/``CONVMIG_EVENT_STORE``, else Heat's database."""
         return self.event_store_choice.url
 
+    def provenance(self) -> dict:
+        """Which database and event store (masked), and where each came from: kept with
+        the run in the log, so a script's run says it as well as a terminal's."""
+        store = self.event_store_choice
+        return {"database": safe_url(self.db_url), "database_from": self.database.source,
+                "event_store": safe_url(store.url), "event_store_from": store.source}
+
     def announce(self) -> None:
-        """Before a write: say on stderr which database and event store, and where each came from."""
+        """Before a write, on a terminal: say on stderr which database and event store,
+        and where each came from (stderr of a script keeps to the lines that need reading;
+        the run's log entry holds the same, see ``provenance``)."""
+        if not interactive():
+            return
         click.echo(f"convmig: database {safe_url(self.db_url)} (from {self.database.source})", err=True)
         store = self.event_store_choice
         where = "Heat's database" if store.source == "Heat's database" else f"{safe_url(store.url)} (from {store.source})"
         click.echo(f"convmig: event log in {where}", err=True)
+
+
+def interactive() -> bool:
+    """Is an operator watching stderr (a terminal)?"""
+    return sys.stderr.isatty()
 
 
 pass_settings = click.make_pass_decorator(Settings, ensure=True)

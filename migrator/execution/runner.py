@@ -32,7 +32,7 @@ from migrator.planning.changes import RowChange, invert
 from migrator.heat.connection import connect_checked, describe_db_error
 from migrator.heat.engines import live_engines
 from migrator.execution.faults import failpoint
-from migrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, ConvmigError, exit_code
+from migrator.errors import ConvmigError, exit_code
 from migrator.heat.locks import StackLocks, pid_alive, same_host
 from migrator.planning.plan import Refusal, TreePlan
 from migrator.heat.schema import check_schema
@@ -85,8 +85,26 @@ class RunReport:
         return exit_code([p.retryable for p in self.problems])
 
     @property
+    def failed(self) -> list[TreeResult]:
+        """Trees whose change was attempted and did not go through (drift, a database error)."""
+        return [p for p in self.problems if p.outcome == "failed"]
+
+    @property
     def outcome(self) -> str:
-        return {EXIT_OK: "done", EXIT_PARTIAL: "partial", EXIT_FAILED: "failed"}[self.exit_code]
+        """The run's outcome as the log records it: ``failed`` only when a tree failed,
+        ``partial`` when trees were only refused, else ``done``."""
+        if self.failed:
+            return "failed"
+        return "partial" if self.problems else "done"
+
+    def headline(self) -> str:
+        """The outcome in words: "done", "done, 7 refused", "failed: 1 failed, 7 refused"."""
+        refused = len(self.problems) - len(self.failed)
+        parts = [f"{len(self.failed)} failed"] if self.failed else []
+        parts += [f"{refused} refused"] if refused else []
+        if self.failed:
+            return "failed: " + ", ".join(parts)
+        return "done" + (f", {parts[0]}" if parts else "")
 
 
 def operator_name() -> str:
@@ -130,8 +148,9 @@ class Runner:
             self.log = EventLog.open(self.settings.event_store_url)
         except EventStoreError as exc:
             raise ConvmigError(f"event log unavailable, nothing was changed: {exc}") from None
+        where = self.settings.provenance()
         self.run = self.log.start_run(
-            command=self.command, arguments=self.arguments, selection=self.selection,
+            command=self.command, arguments={**self.arguments, **where}, selection=self.selection,
             operator=operator_name(), host=socket.gethostname(), pid=os.getpid(),
             version=__version__, retry_of=self.retry_of,
         )

@@ -37,6 +37,7 @@ class HeatConfig:
     files: tuple[str, ...]
     connection: str | None
     convergence_engine: bool | None
+    notes: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -90,20 +91,54 @@ def read_heat_config(files: Sequence[str], dirs: Sequence[str] | None = None) ->
         ]),
     ], group="database")
     conf.register_opt(cfg.StrOpt("convergence_engine"))
+    deprecated = _DeprecatedNames()
     try:
-        conf(args=[], project=PROJECT, prog=PROG, default_config_files=list(files),
-             default_config_dirs=default_config_dirs() if dirs is None else list(dirs),
-             use_env=False, validate_default_values=False)
+        with deprecated:
+            conf(args=[], project=PROJECT, prog=PROG, default_config_files=list(files),
+                 default_config_dirs=default_config_dirs() if dirs is None else list(dirs),
+                 use_env=False, validate_default_values=False)
+            connection = conf.database.connection
+            raw = conf.convergence_engine
     except cfg.ConfigFileParseError as exc:
         raise UsageError(f"cannot parse heat config {exc.config_file}: {exc.msg}") from None
     except (cfg.Error, OSError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot read heat config {', '.join(files)}: {first}") from None
     read = tuple(conf.config_file or ()) + _dir_files(conf, dirs)
-    connection = conf.database.connection
-    raw = conf.convergence_engine
     flag = None if raw is None else raw.strip().lower() in ("1", "true", "yes", "on")
-    return HeatConfig(read or tuple(files), connection.strip() if connection else None, flag)
+    return HeatConfig(read or tuple(files), connection.strip() if connection else None, flag, deprecated.notes())
+
+
+class _DeprecatedNames:
+    """Catch oslo.config's "option X is deprecated" log lines while reading heat.conf,
+    to say them once as convmig notes instead of as stray log output."""
+
+    def __init__(self):
+        import logging
+
+        self._logger = logging.getLogger("oslo_config.cfg")
+        self._seen: list[str] = []
+        outer = self
+
+        class _Catch(logging.Handler):
+            def emit(self, record):
+                outer._seen.append(record.getMessage().strip())
+
+        self._handler = _Catch(logging.WARNING)
+
+    def __enter__(self):
+        self._propagate = self._logger.propagate
+        self._logger.propagate = False
+        self._logger.addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        self._logger.removeHandler(self._handler)
+        self._logger.propagate = self._propagate
+        return False
+
+    def notes(self) -> tuple[str, ...]:
+        return tuple(f"heat config: {m}" for m in dict.fromkeys(self._seen))
 
 
 def _dir_files(conf, dirs: Sequence[str] | None) -> tuple[str, ...]:
@@ -151,7 +186,8 @@ def _from_config(config: HeatConfig) -> Choice:
     if not config.connection:
         raise UsageError(f"{config.path or 'heat config'} has no [database] connection; "
                          "pass --db URL or fix the heat config")
-    return _choice(config.connection, f"[database] connection of {config.path}")
+    choice = _choice(config.connection, f"[database] connection of {config.path}")
+    return Choice(choice.url, choice.source, config.notes + choice.notes)
 
 
 def choose_event_store(flag: str | None, database: Callable[[], Choice]) -> Choice:

@@ -59,7 +59,8 @@ def make_engine(url: str | URL, *, must_exist: bool = True) -> Engine:
     if backend == "sqlite":
         path = parsed.database
         if must_exist and path and path != ":memory:" and not path.startswith("file:") and not os.path.exists(path):
-            raise UsageError(f"no SQLite database at {path}; check --db (run 'convmig demo' to make a sample)")
+            shown = path.encode("unicode_escape").decode("ascii")  # one line, whatever the config held
+            raise UsageError(f"no SQLite database at {shown}; check --db (run 'convmig demo' to make a sample)")
     try:
         engine = sa.create_engine(parsed, connect_args=_connect_args(parsed), pool_pre_ping=False)
     except ModuleNotFoundError as exc:

@@ -233,10 +233,10 @@ def _sort_rows(analysis: StackAnalysis, rows: list[dict]) -> list[Refusal]:
     problems = []
     if analysis.stale:
         names = ", ".join(sorted({f"{r['name']} (id {r['id']})" for r in analysis.stale}))
-        problems.append(Refusal("stale_rows", f"stack {label(st)} has resource rows not in its template: {names}; re-run with --prune-orphans to delete them", st["id"]))
+        problems.append(Refusal("stale_rows", f"stack {label(st)} has resource rows not in its template: {names}; re-run with --prune-orphans (or: convmig migrate --retry --prune-orphans) to delete them", st["id"]))
     if analysis.duplicates:
         names = ", ".join(sorted({f"{r['name']} (id {r['id']})" for r in analysis.duplicates}))
-        problems.append(Refusal("duplicate_rows", f"stack {label(st)} has duplicate resource rows: {names}; re-run with --prune-orphans to keep the row Heat would use", st["id"]))
+        problems.append(Refusal("duplicate_rows", f"stack {label(st)} has duplicate resource rows: {names}; re-run with --prune-orphans (or: convmig migrate --retry --prune-orphans) to keep the row Heat would use", st["id"]))
     return problems
 
 

@@ -15,6 +15,7 @@ import click
 from migrator.heat.connection import make_engine
 from migrator.errors import UsageError
 from migrator.cli.options import Settings, pass_settings
+from migrator.cli.outcome import echo_report
 from migrator.sample.build import build_sample
 from migrator.planning.selection import Selection
 from migrator.cli.commands import log as log_cmd
@@ -50,12 +51,12 @@ def walk_through(settings: Settings, sample) -> None:
     click.echo(status_cmd.render_table(status_cmd.status(settings)))
     _step("migrate --all: every legacy tree that can move, planned, logged, then applied")
     report = migrate_cmd.migrate(settings, Selection(all=True))
-    migrate_cmd.echo_report(report, "table")
+    echo_report(report, "table")
     _step("log: the audit trail (first events)")
     log_cmd.log(settings.event_store_url, limit=12)
     root = sample.special["updated"]
     _step(f"rollback {root}: back to legacy, exactly as before")
-    migrate_cmd.echo_report(rollback_cmd.rollback(settings, [root], rollback_cmd.RollbackSelection((root,))), "table")
+    echo_report(rollback_cmd.rollback(settings, [root], rollback_cmd.RollbackSelection((root,))), "table")
     _step(f"log --stack {root}: that tree's whole history")
     log_cmd.log(settings.event_store_url, stack=root)
 

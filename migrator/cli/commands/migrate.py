@@ -18,6 +18,7 @@ from migrator.cli.options import Settings, batch_size_option, online_option, ret
 from migrator.planning.plan import TreePlan, precheck
 from migrator.planning.batch import BATCH, plan_roots, repair_roots
 from migrator.cli.progress import Progress
+from migrator.cli.outcome import echo_report
 from migrator.cli.render import dumps, plan_json, plan_table, summary_table
 from migrator.heat.schema import check_schema
 from migrator.planning.selection import Selection
@@ -63,7 +64,7 @@ def dry_run_exit(refused: list[TreePlan]) -> int:
 
 def resolve_retry(settings: Settings, retry: str) -> tuple[Selection, bool, uuid.UUID]:
     """The selection and options of the run to continue ("last" or a run id)."""
-    from events import EventLog, EventStoreError
+    from events import EventLog, EventStoreError, RunNotFound
 
     try:
         log = EventLog.open(settings.event_store_url)
@@ -74,9 +75,11 @@ def resolve_retry(settings: Settings, retry: str) -> tuple[Selection, bool, uuid
             run = log.last_run(command="migrate")
         else:
             try:
-                run = log.get_run(uuid.UUID(retry))
-            except ValueError:
-                raise UsageError(f"--retry {retry}: not a run id (convmig log lists runs)") from None
+                run = log.find_run(retry, flag="--retry")
+            except RunNotFound as exc:
+                raise ConvmigError(str(exc)) from None
+            except LookupError as exc:
+                raise UsageError(str(exc)) from None
     finally:
         log.close()
     if run is None:
@@ -122,29 +125,6 @@ def _plan_batch(conn, root_ids: list[str], *, selection: Selection) -> list[Tree
     return [plan for _tree, plan in _planned(conn, root_ids, selection)]
 
 
-def report_json(report: RunReport) -> dict:
-    return {
-        "run_id": report.run_id,
-        "outcome": report.outcome,
-        "counts": dict(report.counts),
-        "problems": [p.as_dict() for p in report.problems],
-        "recovered": [r.as_dict() for r in report.recovered],
-    }
-
-
-def echo_report(report: RunReport, fmt: str) -> None:
-    """Summary on stdout (table or JSON); each problem as a line on stderr."""
-    for r in report.recovered:
-        click.echo(f"convmig: recovered {r.root_id}: {r.kind}: {r.reason}", err=True)
-    if fmt == "json":
-        click.echo(dumps(report_json(report)))
-    else:
-        click.echo(summary_table(report.counts) if report.counts else "nothing to do")
-        click.echo(f"run {report.run_id}: {report.outcome}")
-    for p in report.problems:
-        click.echo(f"convmig: {p.outcome}: {p.reason}", err=True)
-
-
 # --------------------------------------------------------------------------- CLI
 
 
@@ -182,12 +162,15 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
       convmig migrate --repair-deps --all             # convergence trees missing edges (see verify)
     """
     if retry is not None:
-        if stack_ids or all_ or tenant or limit or prune or repair:
-            raise UsageError("--retry takes the selection and options of the run it continues; give nothing else")
+        if stack_ids or all_ or tenant or limit or repair:
+            raise UsageError("--retry takes the selection of the run it continues; "
+                             "only --prune-orphans and --online may widen it")
         if dry_run:
             raise UsageError("--retry cannot be combined with --dry-run")
         selection, online_then, retry_of = resolve_retry(settings, retry)
         online = online or online_then
+        if prune:  # the refusal hint for stale rows: the retry now prunes them
+            selection = replace(selection, prune=True).validate()
     else:
         selection, retry_of = Selection(tuple(stack_ids), all_, tenant, limit, prune, repair).validate(), None
     if dry_run:
@@ -200,6 +183,7 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
         total = selection.total(engine)
     finally:
         engine.dispose()
+    settings.announce()
     progress = Progress(total)
     try:
         report = migrate(settings, selection, online=online, retry_of=retry_of, on_batch=progress.advance,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import click
 
-from events import EventLog, EventStoreError
+from events import EventLog, EventStoreError, RunNotFound
 
 from migrator.heat.connection import connect_checked
 from migrator.errors import ConvmigError, UsageError
@@ -18,7 +18,8 @@ from migrator.cli.options import Settings, batch_size_option, online_option, ret
 from migrator.planning.batch import BATCH as HISTORY_CHUNK
 from migrator.cli.progress import Progress
 from migrator.cli.render import dumps, plan_json, plan_table
-from migrator.cli.commands.migrate import dry_run_exit, echo_report
+from migrator.cli.commands.migrate import dry_run_exit
+from migrator.cli.outcome import echo_report
 from rollback.plan import RollbackPlanner
 
 
@@ -42,8 +43,10 @@ def roots_of_run(log: EventLog, run_id: str) -> list[str]:
     """Every tree the named run migrated or repaired (applied, or recovered as applied)."""
     try:
         run = log.find_run(run_id)
+    except RunNotFound as exc:
+        raise ConvmigError(str(exc)) from None
     except LookupError as exc:
-        raise UsageError(f"{exc} (convmig log lists runs)") from None
+        raise UsageError(str(exc)) from None
     covered = list(dict.fromkeys(run.covered))
     roots = []
     for start in range(0, len(covered), HISTORY_CHUNK):  # bounded memory on a cloud-wide run
@@ -94,9 +97,11 @@ def resolve_selection(settings: Settings, stack_ids, run: str | None, retry: str
 
 def _get_run(log: EventLog, run_id: str):
     try:
-        return log.get_run(uuid.UUID(run_id))
-    except ValueError:
-        raise UsageError(f"--retry {run_id}: not a run id (convmig log lists runs)") from None
+        return log.find_run(run_id, flag="--retry")
+    except RunNotFound as exc:
+        raise ConvmigError(str(exc)) from None
+    except LookupError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def rollback(settings: Settings, roots: list[str], selection: RollbackSelection,
@@ -140,6 +145,9 @@ def cli(settings: Settings, stack_ids, run, dry_run, yes, online, retry, batch_s
     """Put migrated trees back on the legacy engine, exactly as before their
     last migration: every changed column restored, every deleted row
     re-inserted with its id. Refuses a tree convergence has changed since.
+    A tree repaired since its migration (migrate --repair-deps) loses the
+    repair first; roll back again for the migration. Asks on a terminal;
+    otherwise needs --yes (exit 2 without it).
 
     \b
     Examples:
@@ -160,8 +168,13 @@ def cli(settings: Settings, stack_ids, run, dry_run, yes, online, retry, batch_s
             for r in p.refusals:
                 click.echo(f"convmig: refused: {r.message}", err=True)
         click.get_current_context().exit(dry_run_exit(refused))
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Roll {len(roots)} tree(s) back to the legacy engine?", abort=True, err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("rollback changes Heat's database: confirm with --yes when not asked on a terminal")
+        settings.announce()
+        click.confirm(f"Roll {len(roots)} tree(s) back?", abort=True, err=True)
+    else:
+        settings.announce()
     progress = Progress(len(roots))
     try:
         report = rollback(settings, roots, selection, retry_of, online, on_batch=progress.advance, batch=batch_size)
