@@ -34,7 +34,7 @@ Operating notes:
 
 from .chain import GENESIS
 from .domain import DIRECTIONS, RECOVERY_OUTCOMES, RUN_OUTCOMES, Run, StackHistory, stack_aggregate_id
-from .errors import EventStoreError, StackBusy
+from .errors import EventStoreError, HistoryUnverified, StackBusy, Unverified
 from .eventlog import EventLog
 
 __all__ = [
@@ -44,8 +44,10 @@ __all__ = [
     "RUN_OUTCOMES",
     "EventLog",
     "EventStoreError",
+    "HistoryUnverified",
     "Run",
     "StackBusy",
     "StackHistory",
+    "Unverified",
     "stack_aggregate_id",
 ]

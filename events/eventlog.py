@@ -11,8 +11,9 @@ stored: discard them and reload with ``stack()``/``get_run()``.
 
 from __future__ import annotations
 
-import re
 import os
+import re
+from itertools import groupby
 from typing import Any, Iterator, Mapping, Sequence
 from uuid import UUID
 
@@ -29,8 +30,9 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import TopicError
 
 from . import index
+from .chain import StoredItem, verify_chain
 from .domain import Run, StackHistory, stack_aggregate_id
-from .errors import EventStoreError, StackBusy
+from .errors import EventStoreError, HistoryUnverified, StackBusy, Unverified
 from .store import ConvmigApp, app_env, ensure_schema, normalise_url
 
 #: Most state bytes fetched in one query when scanning the whole log.
@@ -122,24 +124,32 @@ class EventLog:
         the fields are those of ``Run.start``."""
         return Run.start(**fields)
 
-    def get_run(self, run_id: UUID) -> Run | None:
-        found = self._get(UUID(str(run_id)), f"run {run_id}")
+    def get_run(self, run_id: UUID, *, verify: bool = True) -> Run | None:
+        """The run, verified before use; ``HistoryUnverified`` if its chain is damaged.
+        ``verify=False`` is for the audit report only, which shows what is there."""
+        run_id = UUID(str(run_id))
+        if not verify:
+            found = self._get(run_id, f"run {run_id}")
+            return found if isinstance(found, Run) else None
+        found = self._load([run_id], lambda agg: f"run {agg}").get(run_id)
+        if isinstance(found, Unverified):
+            raise HistoryUnverified(found)
         return found if isinstance(found, Run) else None
 
-    def find_run(self, key: str) -> Run:
+    def find_run(self, key: str, *, verify: bool = True) -> Run:
         """A run by its id or an unambiguous prefix of at least 4 characters (as ``log``
         shows 8), so every command takes what the operator reads. Raises ``LookupError``
         with a one-line message naming what was given."""
         key = key.strip().lower()
         try:
-            run = self.get_run(UUID(key))
+            run = self.get_run(UUID(key), verify=verify)
         except ValueError:
             if len(key) < 4 or not re.fullmatch(r"[0-9a-f-]+", key):
                 raise LookupError(f"--run {key}: give a run id or at least its first 4 characters") from None
             ids = self.query(lambda conn: index.find_runs(conn, key))
             if len(ids) > 1:
                 raise LookupError(f"--run {key} matches several runs; give more characters") from None
-            run = self.get_run(ids[0]) if ids else None
+            run = self.get_run(ids[0], verify=verify) if ids else None
         if run is None:
             raise LookupError(f"no run {key} in the event log")
         return run
@@ -150,46 +160,85 @@ class EventLog:
         return self.get_run(run_id) if run_id else None
 
     def stack(self, stack_id: str) -> StackHistory | None:
-        """The history of a Heat stack, or None if convmig never recorded it."""
-        found = self._get(stack_aggregate_id(stack_id), f"stack {stack_id}")
-        return found if isinstance(found, StackHistory) else None
+        """The history of a Heat stack, verified before use, or None if convmig never
+        recorded it; ``HistoryUnverified`` if its chain does not verify."""
+        found = self.stacks([stack_id])[stack_id]
+        if isinstance(found, Unverified):
+            raise HistoryUnverified(found)
+        return found
 
     def stack_or_new(self, stack_id: str, stack_name: str) -> StackHistory:
         return self.stack(stack_id) or StackHistory.open(stack_id, stack_name)
 
-    def stacks(self, stack_ids: Sequence[str]) -> dict[str, StackHistory | None]:
+    def stacks(self, stack_ids: Sequence[str]) -> dict[str, StackHistory | Unverified | None]:
         """``stack`` for many stacks with one query per chunk of ids, not one
-        repository read (and round trip) per stack. Replay is the library's own
-        (each event's ``mutate``), so version gaps and hash links are checked
-        exactly as ``stack`` checks them."""
+        repository read (and round trip) per stack.
+
+        Every history is verified before it is handed out (verify before use):
+        its hash chain is recomputed from the stored rows and compared with the
+        index. A history that does not verify maps to an ``Unverified`` (never
+        to a history convmig could act on), so one damaged tree is refused and
+        the others go on."""
         wanted = {stack_aggregate_id(sid): sid for sid in dict.fromkeys(stack_ids)}
-        found: dict[str, StackHistory | None] = dict.fromkeys(wanted.values())
+        loaded = self._load(list(wanted), lambda agg: f"stack {wanted[agg]}")
+        found: dict[str, StackHistory | Unverified | None] = {}
+        for agg, sid in wanted.items():
+            value = loaded.get(agg)
+            found[sid] = value if isinstance(value, (StackHistory, Unverified)) else None
+        return found
+
+    def _load(self, aggregate_ids: list[UUID], label) -> dict[UUID, Any]:
+        """Aggregates by id, each verified (chain and index) before replay.
+
+        The index is read before the events: both are written in one
+        transaction, so events read afterwards are never behind it, and a
+        chain shorter than the index, or ending at another head, was cut or
+        edited."""
+        found: dict[UUID, Any] = {}
         table = self.table
-        ids = list(wanted)
-        for start in range(0, len(ids), SCAN_ROWS):
-            part = ids[start:start + SCAN_ROWS]
-            query = (sa.select(table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+        for start in range(0, len(aggregate_ids), SCAN_ROWS):
+            part = aggregate_ids[start:start + SCAN_ROWS]
+            indexed = self.query(lambda conn: index.heads_of(conn, part))
+            query = (sa.select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
                      .where(table.c.originator_id.in_(part))
                      .order_by(table.c.originator_id, table.c.originator_version))
             rows = self.query(lambda conn: conn.execute(query).all())
-            for aggregate_id, version, topic, state in rows:
-                sid = wanted[aggregate_id]
-                stored = StoredEvent(originator_id=aggregate_id, originator_version=version, topic=topic, state=state)
-                found[sid] = self._replay(found[sid], stored, f"stack {sid}")
-        return {sid: (h if isinstance(h, StackHistory) else None) for sid, h in found.items()}
+            for agg, group in groupby(rows, key=lambda r: r.originator_id):
+                found[agg] = self._verified(agg, [_notification(r) for r in group], indexed.get(agg), label(agg))
+            for agg in part:
+                if agg not in found and agg in indexed:
+                    found[agg] = Unverified(label(agg), f"all its events are missing (the index records v{indexed[agg][0]})")
+        return found
 
-    def _replay(self, aggregate: Any, stored: StoredEvent, label: str) -> Any:
-        """One stored event applied to the aggregate so far, errors as ``_get`` words them."""
-        event = self.decode(stored)
+    def _verified(self, agg: UUID, stored: list[Notification], indexed: tuple[int, str] | None, label: str) -> Any:
+        """The replayed aggregate, or ``Unverified`` naming the first problem."""
+        items = [self._item(n) for n in stored]
+        result = verify_chain(agg, items)
+        problem = result.findings[0].detail if result.findings else None
+        if problem is None and indexed is not None:
+            version, head = indexed
+            if result.version < version:
+                problem = f"the index records v{version}, the log ends at v{result.version}"
+            elif result.version == version and result.head != head:
+                problem = f"v{version} differs from the head the index recorded"
+        if problem is not None:
+            return Unverified(label, problem)
+        aggregate = None
+        for item in items:
+            aggregate = item.event.mutate(aggregate)
+        return aggregate
+
+    def _item(self, stored: Notification) -> StoredItem:
         try:
-            return event.mutate(aggregate)
-        except OriginatorVersionError:
-            raise EventStoreError(f"the recorded history of {label} has missing events; run: convmig log --verify") from None
+            return StoredItem(stored.id, stored.originator_version, self.app.mapper.to_domain_event(stored))
+        except Exception as exc:  # noqa: BLE001 - any decode failure makes the history unusable
+            return StoredItem(stored.id, stored.originator_version, None, f"v{stored.originator_version} cannot be read: {reason(exc)[:120]}")
 
-    def histories(self, names: Mapping[str, str]) -> dict[str, StackHistory]:
+    def histories(self, names: Mapping[str, str]) -> dict[str, StackHistory | Unverified]:
         """``stack_or_new`` for many stacks (Heat id -> name): one index query
         tells which exist, and those are read in one batch, so a first migration
-        of a cloud reads nothing per tree."""
+        of a cloud reads nothing per tree. A history that does not verify is
+        an ``Unverified``: the caller refuses that tree."""
         known = self.query(lambda conn: index.known_stacks(conn, names))
         found = self.stacks([sid for sid in names if sid in known]) if known else {}
         return {sid: found.get(sid) or StackHistory.open(sid, name) for sid, name in names.items()}

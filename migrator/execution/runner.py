@@ -24,7 +24,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from events import EventLog, EventStoreError, StackBusy
+from events import EventLog, EventStoreError, HistoryUnverified, StackBusy, Unverified
 
 from migrator import __version__
 from migrator.execution.apply import Drift, apply_changes, apply_many, check
@@ -167,6 +167,8 @@ class Runner:
             run = self.log.get_run(uuid.UUID(engine_id))
         except (ValueError, TypeError):
             return False, False, ""
+        except HistoryUnverified:
+            return True, True, f"convmig run {engine_id} (its log does not verify: lock kept)"
         if run is None:
             return False, False, ""
         detail = f"convmig run {engine_id} (pid {run.pid} on {run.host})"
@@ -190,7 +192,7 @@ class Runner:
         not_applied = []
         self.locks.clear_dead()
         for stack_id in self.log.stacks_with_pending():
-            hist = self.log.stack(stack_id)
+            hist = self._history(stack_id)
             pending = hist.pending if hist else None
             if not pending:
                 continue
@@ -217,7 +219,7 @@ class Runner:
         again under the lock: the plan's own run may have finished it between our
         first look and the lock (it released the lock after recording), and another
         recovering process may record first; either way it is no longer ours."""
-        hist = self.log.stack(stack_id)
+        hist = self._history(stack_id)
         pending = hist.pending if hist else None
         if not pending or pending["version"] != seen["version"]:
             return None
@@ -229,9 +231,22 @@ class Runner:
             return None
         return hist, outcome, detail
 
+    def _history(self, stack_id: str):
+        """The stack's history for recovery, or None when it does not verify: then
+        it is reported (once) as refused, and nothing of it is judged or written."""
+        found = self.log.stacks([stack_id])[stack_id]
+        if isinstance(found, Unverified):
+            if all(p.root_id != stack_id for p in self.report.problems):
+                self.report.add(TreeResult(stack_id, None, "failed", "unverified", found.message))
+            return None
+        return found
+
     def _close_dead_run(self, run_id) -> None:
         """Record that a run whose plan we just recovered was interrupted."""
-        run = self.log.get_run(run_id)
+        try:
+            run = self.log.get_run(run_id)
+        except HistoryUnverified:
+            return  # its own log is damaged: leave it for the operator
         if run is not None and run.outcome is None and run.id != self.run.id:
             run.finish("interrupted", {"recovered_by": str(self.run.id)})
             try:
@@ -323,7 +338,7 @@ class Runner:
         aggregates, since a failed save stores nothing and leaves stale ones."""
         plans = {p.root_id: p for p in work}
         while True:
-            histories = source({root: plan.root_name or "" for root, plan in plans.items()})
+            histories = self._usable(source({root: plan.root_name or "" for root, plan in plans.items()}), plans, results)
             for root, plan in plans.items():
                 self._planned(histories[root], plan, self.run.id, self.direction)
             self.run.cover(list(root_ids))
@@ -337,6 +352,17 @@ class Runner:
                     results[stack_id] = TreeResult(
                         stack_id, None, "skipped", "busy",
                         f"stack {stack_id} is being handled by another convmig process: re-run later", True)
+
+    @staticmethod
+    def _usable(histories: dict, plans: dict, results: dict) -> dict:
+        """The histories that verify; each tree whose history does not is refused
+        (verify before use: nothing is appended to it, nothing written to Heat)."""
+        for root, hist in list(histories.items()):
+            if isinstance(hist, Unverified):
+                plan = plans.pop(root)
+                del histories[root]
+                results[root] = TreeResult(root, plan.root_name, "failed", "unverified", hist.message)
+        return histories
 
     @staticmethod
     def _planned(hist, plan: TreePlan, run_id, direction: str) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import click
 
-from events import EventLog, EventStoreError
+from events import EventLog, EventStoreError, Unverified
 
 from migrator.heat.connection import connect_checked
 from migrator.errors import ConvmigError, UsageError
@@ -50,7 +50,9 @@ def roots_of_run(log: EventLog, run_id: str) -> list[str]:
     roots = []
     for start in range(0, len(covered), HISTORY_CHUNK):  # bounded memory on a cloud-wide run
         histories = log.stacks(covered[start:start + HISTORY_CHUNK])
-        roots += [root for root, history in histories.items() if applied_in_run(history, run.id)]
+        # a history that does not verify stays selected, so planning refuses it by name
+        roots += [root for root, history in histories.items()
+                  if isinstance(history, Unverified) or applied_in_run(history, run.id)]
     return roots
 
 

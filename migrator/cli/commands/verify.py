@@ -7,7 +7,7 @@ import click
 import sqlalchemy as sa
 from tabulate import tabulate
 
-from events import EventLog, EventStoreError
+from events import EventLog, EventStoreError, Unverified
 
 from migrator.heat.connection import connect_checked
 from migrator.heat.engines import stack_locks
@@ -53,9 +53,11 @@ def _verify_batch(engine, log: EventLog, roots: list[str]) -> list[TreeVerdict]:
     verdicts = [TreeVerdict(m.stack_id, None, [f"not a root stack that can be verified ({m.reason})"]) for m in missing]
     for tree in trees:
         verdict = check_tree(tree, locks)
-        hist = log.stack(tree.root_id)
-        migration = hist.last_applied("migrate") if hist else None
-        if migration is None:
+        hist = log.stacks([tree.root_id])[tree.root_id]
+        migration = hist.last_applied("migrate") if hist and not isinstance(hist, Unverified) else None
+        if isinstance(hist, Unverified):
+            verdict.violations.append(hist.message)
+        elif migration is None:
             verdict.violations.append("the log has no applied migration of this tree (not migrated by convmig)")
         elif not hist.converged:
             verdict.violations.append("the log says this tree was rolled back, but it is checked as migrated")
