@@ -5,8 +5,9 @@ them atomically together with the index rows that summarise them. Every
 storage failure leaves here as ``EventStoreError`` (one line), every lost
 concurrency race as ``StackBusy``; callers never see library exceptions.
 
-After a failed ``save()`` the in-memory aggregates hold events that were not
-stored: discard them and reload with ``stack()``/``get_run()``.
+After a failed ``save()`` the events that were not stored are pending again
+on their aggregates: saving the aggregate later stores them (no version gap),
+or discard it and reload with ``stack()``/``get_run()``.
 """
 
 from __future__ import annotations
@@ -266,26 +267,41 @@ class EventLog:
     # -- saving ---------------------------------------------------------------
 
     def save(self, *aggregates: Any) -> None:
-        """Store the new events of all ``aggregates`` in one transaction, or none of them."""
+        """Store the new events of all ``aggregates`` in one transaction, or none of them.
+
+        No false findings: when the write fails, the events go back to their
+        aggregates' pending lists, so the next ``save`` of an aggregate stores
+        them again, in order, with whatever came after. Without that a failed
+        write followed by a successful one leaves a version gap that
+        ``log --verify`` cannot tell from a deletion. (Should the failed write
+        have committed after all, the retry meets a version conflict, never a
+        gap or a duplicate.)"""
         aggs = [a for a in aggregates if a is not None]
         base = {a.id: a.version - len(a.pending_events) for a in aggs}
+        collected = [(a, a.collect_events()) for a in aggs]
         try:
             with self.app.recorder.transaction(commit=True) as session:
                 # The events go straight to the event store: ``Application.save``
                 # would only add snapshots, followers and a cache, none of which
                 # convmig configures, and its per-object protocol checks cost
                 # more than the put itself at a hundred thousand events.
-                recordings = self.app.events.put([e for a in aggs for e in a.collect_events()])
+                recordings = self.app.events.put([e for _, events in collected for e in events])
                 firsts = {r.domain_event.originator_id: r.notification.id for r in recordings if r.domain_event.originator_version == 1}
                 index.record(session, aggs, base, firsts)
-        except EventStoreError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - classified below
-            if _is_race(exc):
-                raise StackBusy(self._lost(aggs, base)) from None
-            if isinstance(exc, (PersistenceError, sa.exc.SQLAlchemyError)):
-                raise EventStoreError(f"cannot save to event store {self.display_url}: {reason(exc)}") from None
-            raise
+        except BaseException as exc:
+            for agg, events in collected:
+                agg._pending_events[:0] = events
+            self._reraise(exc, aggs, base)
+
+    def _reraise(self, exc: BaseException, aggs: Sequence[Any], base: dict[UUID, int]) -> None:
+        """A failed save as ``StackBusy`` (a lost race) or one ``EventStoreError`` line."""
+        if isinstance(exc, EventStoreError) or not isinstance(exc, Exception):
+            raise exc
+        if _is_race(exc):
+            raise StackBusy(self._lost(aggs, base)) from None
+        if isinstance(exc, (PersistenceError, sa.exc.SQLAlchemyError)):
+            raise EventStoreError(f"cannot save to event store {self.display_url}: {reason(exc)}") from None
+        raise exc
 
     def _lost(self, aggs: Sequence[Any], base: dict[UUID, int]) -> list[str]:
         """Which stacks another process extended first (all of this save's stacks if unsure)."""

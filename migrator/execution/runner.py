@@ -152,14 +152,25 @@ class Runner:
             if self.locks is not None:
                 self.locks.release()
             if self.run is not None and self.report is not None:
-                outcome = "interrupted" if interrupted else self.report.outcome
-                self.run.finish(outcome, dict(self.report.counts))
-                self._save(self.run)
+                self._finish("interrupted" if interrupted else self.report.outcome, quiet=interrupted)
         finally:
             if self.log is not None:
                 self.log.close()
             if self.engine is not None:
                 self.engine.dispose()
+
+    def _finish(self, outcome: str, quiet: bool) -> None:
+        """Record the run's end. After another failure (``quiet``) a log that still
+        refuses the write is not news: the earlier error is the one reported, and
+        the next run closes this one when it recovers."""
+        if self.run.outcome is not None:
+            return
+        self.run.finish(outcome, dict(self.report.counts))
+        try:
+            self._save(self.run)
+        except (ConvmigError, StackBusy):
+            if not quiet:
+                raise
 
     def _probe_convmig(self, engine_id: str) -> tuple[bool, bool, str]:
         """Is this lock owner a convmig run, and is its process still there?"""
