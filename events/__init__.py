@@ -34,7 +34,7 @@ Operating notes:
 
 from .chain import GENESIS
 from .domain import DIRECTIONS, RECOVERY_OUTCOMES, RUN_OUTCOMES, Run, StackHistory, stack_aggregate_id
-from .errors import EventStoreError, HistoryUnverified, StackBusy, Unverified
+from .errors import EventStoreError, HistoryUnverified, NoEventLog, StackBusy, Unverified
 from .eventlog import EventLog
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "EventLog",
     "EventStoreError",
     "HistoryUnverified",
+    "NoEventLog",
     "Run",
     "StackBusy",
     "StackHistory",

@@ -11,6 +11,10 @@ class EventStoreError(Exception):
     """
 
 
+class NoEventLog(EventStoreError):
+    """A read-only command found no convmig log where it looked (and created none)."""
+
+
 class StackBusy(Exception):
     """``save()`` lost an optimistic-concurrency race for these stacks.
 

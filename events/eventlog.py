@@ -33,8 +33,8 @@ from eventsourcing.utils import TopicError
 from . import index
 from .chain import StoredItem, verify_chain
 from .domain import Run, StackHistory, stack_aggregate_id
-from .errors import EventStoreError, HistoryUnverified, StackBusy, Unverified
-from .store import ConvmigApp, app_env, ensure_schema, normalise_url
+from .errors import EventStoreError, HistoryUnverified, NoEventLog, StackBusy, Unverified
+from .store import ConvmigApp, app_env, ensure_schema, journal_mode, normalise_url, read_only_url, restore_journal_mode
 
 #: Most state bytes fetched in one query when scanning the whole log.
 SCAN_BYTES = 64 * 1024 * 1024
@@ -76,16 +76,25 @@ class EventLog:
     # -- opening ------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, env: Mapping[str, str] | None = None) -> "EventLog":
+    def open(cls, url: str, *, env: Mapping[str, str] | None = None, read_only: bool = False) -> "EventLog":
         """Open the store at ``url``, creating the convmig tables if missing.
 
         ``env`` supplies ``CONVMIG_CIPHER_KEY``/``CONVMIG_CIPHER_KEY_FILE``
         (default: the process environment). On MySQL/MariaDB the session and
         the events column are checked (see ``store``).
+
+        ``read_only`` is for the commands that only read (``log``, ``verify``,
+        dry runs): nothing is created or altered, not even SQLite's journal
+        mode; a SQLite file is opened with ``mode=ro``, so an auditor without
+        write access can read it; and a store without the convmig tables is
+        ``NoEventLog``.
         """
         env = os.environ if env is None else env
         parsed = normalise_url(url)
         shown = parsed.difference_update_query(["connect_timeout"]).render_as_string(hide_password=True)
+        if read_only:
+            _require_file(parsed, shown)
+            parsed = read_only_url(parsed)
         config = app_env(parsed, env)
         try:
             app = ConvmigApp(env=config)
@@ -93,7 +102,12 @@ class EventLog:
             raise EventStoreError(f"cannot open event store {shown}: {reason(exc)}") from None
         log = cls(app, shown, "CIPHER_KEY" in config)
         try:
-            ensure_schema(app, index.metadata)
+            if read_only:
+                app.recorder.datastore._tried_init_sqlite_wal_mode = True  # the library would switch to WAL
+                log._require_tables()
+            else:
+                log._journal_mode = journal_mode(app)
+                ensure_schema(app, index.metadata)
             log._probe()
         except EventStoreError:
             app.close()
@@ -103,14 +117,33 @@ class EventLog:
             raise EventStoreError(f"event store {shown}: {reason(exc)}") from None
         return log
 
+    def _require_tables(self) -> None:
+        """A read-only open of a store convmig never wrote to says so, creating nothing."""
+        names = set(self.query(lambda conn: sa.inspect(conn).get_table_names()))
+        if self.table.name not in names:
+            raise NoEventLog(f"no event log in {self.display_url}: convmig has recorded nothing there (check --event-store)")
+
     def _probe(self) -> None:
         """Decode the first stored event now, so a wrong cipher key fails at open."""
         first = self.app.recorder.select_notifications(start=None, limit=1)
         if first:
             self.decode(first[0])
 
+    #: SQLite's journal mode as found at open (None: not SQLite, or opened read-only).
+    _journal_mode: str | None = None
+
     def close(self) -> None:
-        self.app.close()
+        """Close the store; a SQLite file is put back in the journal mode it was found in.
+
+        WAL lets concurrent runs read beside a writer, so convmig uses it while
+        it works; leaving it on would change how Heat's own database behaves
+        for good. Switching back needs the file to itself: when another process
+        still uses it, that process (the last to close) puts it back."""
+        try:
+            if self._journal_mode not in (None, "wal"):
+                restore_journal_mode(self.app, self._journal_mode)
+        finally:
+            self.app.close()
 
     def __enter__(self) -> "EventLog":
         return self
@@ -450,6 +483,14 @@ class EventLog:
             aggs = [a for a in (self._get(i, f"aggregate {i}") for i in ids) if a is not None]
             index.record(session, aggs, {a.id: 0 for a in aggs}, firsts)
         return len(aggs)
+
+
+def _require_file(url: sa.URL, shown: str) -> None:
+    """A SQLite file that is not there holds no log (and a read must not create it)."""
+    path = url.database
+    if url.get_backend_name() == "sqlite" and path and path != ":memory:" and not path.startswith("file:"):
+        if not os.path.exists(path):
+            raise NoEventLog(f"no event log in {shown}: the file does not exist (check --event-store)")
 
 
 def _notification(row: Any) -> Notification:

@@ -296,6 +296,15 @@ def normalise_url(url: str) -> sa.URL:
     return parsed
 
 
+def read_only_url(url: sa.URL) -> sa.URL:
+    """A SQLite file as a read-only URI (``mode=ro``): SQLite then neither creates
+    the file nor writes to it, and a file the user may only read can be opened.
+    Servers are read-only by what convmig sends, so their URL stays as it is."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        return url
+    return url.set(database=f"file:{os.path.abspath(url.database)}").update_query_dict({"mode": "ro", "uri": "true"})
+
+
 def engine_options(url: str) -> dict[str, Any]:
     """Engine keyword arguments: wait for SQLite's lock; re-check pooled server connections."""
     if url.startswith("sqlite"):
@@ -435,6 +444,25 @@ def use_wal(engine: sa.Engine, wait: float = WAL_WAIT) -> None:
             if "locked" not in str(exc) or clock.monotonic() > deadline:
                 raise
             clock.sleep(0.05)
+
+
+def journal_mode(app: ConvmigApp) -> str | None:
+    """A SQLite file's journal mode now (None elsewhere), to put it back at close."""
+    if not app.recorder.datastore.is_sqlite_filedb:
+        return None
+    with app.engine.connect() as conn:
+        return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
+
+
+def restore_journal_mode(app: ConvmigApp, mode: str) -> None:
+    """Best effort: back to ``mode`` if no other connection holds the file."""
+    app.engine.dispose()  # our own pooled connections would hold it
+    try:
+        with app.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            conn.exec_driver_sql(f"PRAGMA journal_mode={mode}")
+    except sa.exc.DBAPIError:
+        pass  # another process still has it open: the last one restores it
 
 
 #: Arbitrary constant naming convmig's PostgreSQL advisory lock ("conv").

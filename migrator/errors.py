@@ -9,6 +9,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+#: A read-only command (log, verify, rollback --dry-run) found no event log: it created none.
+EXIT_NO_LOG = 4
 
 
 class ConvmigError(Exception):

@@ -11,9 +11,9 @@ import importlib
 
 import click
 
-from events.errors import EventStoreError
+from events.errors import EventStoreError, NoEventLog
 
-from migrator.errors import EXIT_FAILED, ConvmigError
+from migrator.errors import EXIT_FAILED, EXIT_NO_LOG, ConvmigError
 from migrator.cli.options import Settings
 
 
@@ -54,9 +54,9 @@ class ConvmigGroup(click.Group):
         except ConvmigError as exc:
             click.echo(f"convmig: error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
-        except EventStoreError as exc:  # a damaged or unreachable log read anywhere: one line
+        except EventStoreError as exc:  # a damaged, missing or unreachable log read anywhere: one line
             click.echo(f"convmig: error: {exc}", err=True)
-            ctx.exit(EXIT_FAILED)
+            ctx.exit(EXIT_NO_LOG if isinstance(exc, NoEventLog) else EXIT_FAILED)
 
 
 @click.group(cls=ConvmigGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -154,10 +154,10 @@ class Runner:
             if self.run is not None and self.report is not None:
                 self._finish("interrupted" if interrupted else self.report.outcome, quiet=interrupted)
         finally:
+            if self.engine is not None:
+                self.engine.dispose()  # first: the log may then restore SQLite's journal mode
             if self.log is not None:
                 self.log.close()
-            if self.engine is not None:
-                self.engine.dispose()
 
     def _finish(self, outcome: str, quiet: bool) -> None:
         """Record the run's end. After another failure (``quiet``) a log that still

@@ -7,11 +7,11 @@ import click
 import sqlalchemy as sa
 from tabulate import tabulate
 
-from events import EventLog, EventStoreError, Unverified
+from events import EventLog, EventStoreError, NoEventLog, Unverified
 
 from migrator.heat.connection import connect_checked
 from migrator.heat.engines import stack_locks
-from migrator.errors import EXIT_FAILED, EXIT_OK, ConvmigError, UsageError
+from migrator.errors import EXIT_FAILED, EXIT_NO_LOG, EXIT_OK, ConvmigError, UsageError
 from migrator.cli.options import Settings, format_option, pass_settings, stack_ids_argument
 from migrator.heat.schema import check_schema, stack
 from migrator.heat.tree import chunks, load_trees
@@ -26,7 +26,10 @@ def verify(settings: Settings, stack_ids: tuple[str, ...], all_: bool) -> list[T
         raise UsageError("give STACK_IDs or --all (exactly one of them)")
     engine = connect_checked(settings.db_url)
     try:
-        log = EventLog.open(settings.event_store_url)
+        log = EventLog.open(settings.event_store_url, read_only=True)
+    except NoEventLog as exc:
+        engine.dispose()
+        raise ConvmigError(str(exc), EXIT_NO_LOG) from None
     except EventStoreError as exc:
         engine.dispose()
         raise ConvmigError(f"event log unavailable: {exc}") from None
