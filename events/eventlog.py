@@ -34,6 +34,7 @@ from . import index
 from .chain import StoredItem, verify_chain
 from .domain import Run, StackHistory, stack_aggregate_id
 from .errors import EventStoreError, HistoryUnverified, NoEventLog, StackBusy, Unverified
+from .secrets import display_url
 from .store import ConvmigApp, app_env, ensure_schema, journal_mode, normalise_url, read_only_url, restore_journal_mode
 
 #: Most state bytes fetched in one query when scanning the whole log.
@@ -91,7 +92,7 @@ class EventLog:
         """
         env = os.environ if env is None else env
         parsed = normalise_url(url)
-        shown = parsed.difference_update_query(["connect_timeout"]).render_as_string(hide_password=True)
+        shown = display_url(url, lambda: parsed.difference_update_query(["connect_timeout"]).render_as_string(hide_password=True))
         if read_only:
             _require_file(parsed, shown)
             parsed = read_only_url(parsed)

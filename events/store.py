@@ -49,6 +49,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy_utils.types.uuid import UUIDType
 
 from .errors import EventStoreError
+from .secrets import url_is_clean
 
 APP_NAME = "convmig"
 EVENTS_TABLE = f"{APP_NAME}_events"
@@ -284,6 +285,9 @@ class ConvmigApp(Application):
 
 def normalise_url(url: str) -> sa.URL:
     """Parse the URL, choose a driver convmig ships, and bound the connect time."""
+    if not url_is_clean(url):
+        raise EventStoreError("cannot parse the event store URL cleanly: percent-encode @ / ? # in the "
+                              "user name and password (@ as %40, / as %2F)")
     try:
         parsed = make_url(url)
     except Exception:

@@ -8,13 +8,38 @@ code. Data goes to stdout, messages and progress to stderr.
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 
 import click
 
 from events.errors import EventStoreError, NoEventLog
+from events.secrets import terminal_text
 
 from migrator.errors import EXIT_FAILED, EXIT_NO_LOG, ConvmigError
 from migrator.cli.options import Settings
+
+
+@contextmanager
+def terminal_safe_echo():
+    """Every line convmig prints passes ``terminal_text`` while a command runs.
+
+    Stack, resource and template names come from Heat's database, where anyone
+    who can create a stack chose them; an escape sequence in one (OSC, cursor
+    moves, a title change) would act on the operator's terminal. Filtering at
+    the one function all output goes through covers every table, message and
+    format, including those added later. (JSON already escapes C0 controls.)"""
+    original = click.echo
+
+    def echo(message=None, file=None, nl=True, err=False, color=None):
+        if isinstance(message, str):
+            message = terminal_text(message)
+        return original(message, file=file, nl=nl, err=err, color=color)
+
+    click.echo = echo
+    try:
+        yield
+    finally:
+        click.echo = original
 
 
 #: Command name -> the module whose ``cli`` it is (imported only when that command runs).
@@ -49,6 +74,10 @@ class ConvmigGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
+        with terminal_safe_echo():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ConvmigError as exc:

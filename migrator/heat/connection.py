@@ -11,6 +11,8 @@ import os
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
+from events.secrets import display_url, url_is_clean
+
 from migrator.errors import ConvmigError, UsageError
 
 CONNECT_TIMEOUT = int(os.environ.get("CONVMIG_CONNECT_TIMEOUT", "10"))
@@ -21,6 +23,9 @@ _DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql"
 
 def normalise_url(url: str) -> URL:
     """Parse the URL and choose a driver convmig ships when none or another is named."""
+    if not url_is_clean(url):
+        raise UsageError(f"cannot parse the database URL {safe_url(url)} cleanly: percent-encode @ / ? # in the "
+                         "user name and password (@ as %40, / as %2F)")
     try:
         parsed = make_url(url)
     except Exception:
@@ -32,13 +37,21 @@ def normalise_url(url: str) -> URL:
 
 
 def safe_url(url: URL | str) -> str:
-    """The URL as it may be shown: password masked."""
-    if isinstance(url, str):
-        try:
-            url = make_url(url)
-        except Exception:
-            return "<unparseable URL>"
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be shown: password masked, and everything between ``://``
+    and the host masked when that part does not parse cleanly (``display_url``)."""
+    if not isinstance(url, str):
+        parsed = url
+        url = parsed.render_as_string(hide_password=False)
+    else:
+        parsed = None
+
+    def render() -> str:
+        return (parsed or make_url(url)).render_as_string(hide_password=True)
+
+    try:
+        return display_url(url, render)
+    except Exception:
+        return "<unparseable URL>"
 
 
 def _connect_args(url: URL) -> dict:
