@@ -11,11 +11,15 @@ import importlib
 from contextlib import contextmanager
 
 import click
+import sqlalchemy as sa
 
 from events.errors import EventStoreError, NoEventLog
-from events.secrets import terminal_text
+from events.eventlog import reason
+from events.secrets import mask_urls, terminal_text
 
-from migrator.errors import EXIT_FAILED, EXIT_NO_LOG, ConvmigError
+from events.store import timeouts
+
+from migrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_LOG, ConvmigError, UsageError
 from migrator.cli.options import Settings
 
 
@@ -83,6 +87,12 @@ class ConvmigGroup(click.Group):
         except ConvmigError as exc:
             click.echo(f"convmig: error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
+        except sa.exc.DBAPIError as exc:  # disk full, connection lost ... outside a run's own handling
+            click.echo(f"convmig: error: database: {mask_urls(reason(exc))}", err=True)
+            ctx.exit(EXIT_FAILED)
+        except KeyboardInterrupt:
+            click.echo("convmig: interrupted; nothing half-done (every change is one transaction)", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except EventStoreError as exc:  # a damaged, missing or unreachable log read anywhere: one line
             click.echo(f"convmig: error: {exc}", err=True)
             ctx.exit(EXIT_NO_LOG if isinstance(exc, NoEventLog) else EXIT_FAILED)
@@ -125,5 +135,9 @@ def main(ctx: click.Context, db: str | None, heat_config: tuple[str, ...], heat_
       convmig --heat-config /etc/heat/heat.conf migrate --dry-run --all
       convmig log --stack 0b1c... --changes
     """
+    try:
+        timeouts()  # validated before anything connects: a bad value is a usage error, not a hang
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     ctx.obj = Settings(db=db, heat_config=heat_config, event_store=event_store,
                        heat_config_dir=heat_config_dir or None)

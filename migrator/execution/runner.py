@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import socket
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +34,8 @@ from migrator.planning.changes import RowChange, invert
 from migrator.heat.connection import connect_checked, describe_db_error
 from migrator.heat.engines import live_engines
 from migrator.execution.faults import failpoint
-from migrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, ConvmigError, exit_code
+from migrator.errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_TERMINATED, ConvmigError,
+                             Interrupted, exit_code)
 from migrator.heat.locks import StackLocks, pid_alive, same_host
 from migrator.planning.plan import Refusal, TreePlan
 from migrator.heat.schema import check_schema
@@ -85,6 +88,41 @@ class RunReport:
         return {EXIT_OK: "done", EXIT_PARTIAL: "partial", EXIT_FAILED: "failed"}[self.exit_code]
 
 
+class StopSignals:
+    """SIGINT and SIGTERM, turned into a request to stop at the next safe point.
+
+    The first signal only sets a flag: the batch in hand finishes (its
+    transaction and log writes are short and atomic), then ``check`` raises
+    ``Interrupted`` and the run closes as usual: locks released, the run
+    recorded as interrupted. A second signal stops at once (the default
+    behaviour), for an operator who cannot wait."""
+
+    CODES = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+
+    def __init__(self, install: bool = True):
+        self.received: int | None = None
+        self.previous = {}
+        if install and threading.current_thread() is threading.main_thread():
+            for sig in self.CODES:
+                self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, _frame) -> None:
+        if self.received is not None:
+            self.restore()
+            signal.raise_signal(signum)
+            return
+        self.received = signum
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise Interrupted(signal.Signals(self.received).name, self.CODES[self.received])
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+
 def operator_name() -> str:
     try:
         return os.environ.get("CONVMIG_OPERATOR") or getpass.getuser()
@@ -109,6 +147,7 @@ class Runner:
         self.run = None
         self.locks: StackLocks | None = None
         self.report: RunReport | None = None
+        self._stop = StopSignals(install=False)  # until the run is entered
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -136,6 +175,7 @@ class Runner:
         self.locks = StackLocks(self.engine, str(self.run.id), self._probe_convmig)
 
     def __enter__(self) -> "Runner":
+        self._stop = StopSignals()
         try:
             self.open()
         except BaseException:
@@ -144,13 +184,16 @@ class Runner:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(interrupted=exc_type is not None)
+        try:
+            self.close(interrupted=exc_type is not None)
+        finally:
+            self._stop.restore()
 
     def close(self, interrupted: bool = False) -> None:
         """Release every lock we hold, record how the run ended, close connections."""
         try:
             if self.locks is not None:
-                self.locks.release()
+                self._release_all(quiet=interrupted)
             if self.run is not None and self.report is not None:
                 self._finish("interrupted" if interrupted else self.report.outcome, quiet=interrupted)
         finally:
@@ -158,6 +201,19 @@ class Runner:
                 self.engine.dispose()  # first: the log may then restore SQLite's journal mode
             if self.log is not None:
                 self.log.close()
+
+    def _release_all(self, quiet: bool) -> None:
+        """Every lock of ours. After another failure (a full disk, a cut
+        connection) a release that fails too is retried once on a new
+        connection, then left to the next run, which removes dead runs' locks."""
+        for attempt in (1, 2):
+            try:
+                self.locks.release()
+                return
+            except sa.exc.DBAPIError:
+                self.engine.dispose()
+                if attempt == 2 and not quiet:
+                    raise
 
     def _finish(self, outcome: str, quiet: bool) -> None:
         """Record the run's end. After another failure (``quiet``) a log that still
@@ -283,6 +339,7 @@ class Runner:
         """Check, lock, plan, record, apply and record again, for one batch of trees.
         ``histories`` supplies the trees' log histories when the planner already
         read them (default: the log)."""
+        self._stop.check()  # a safe point: between batches, nothing held
         with self.engine.connect() as conn:
             trees = stacks_of(conn, root_ids)
         results = self._prechecked(trees, precheck) if precheck else {}

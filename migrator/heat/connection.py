@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from events.secrets import display_url, url_is_clean
+from events.store import driver_timeouts
 
 from migrator.errors import ConvmigError, UsageError
 
-CONNECT_TIMEOUT = int(os.environ.get("CONVMIG_CONNECT_TIMEOUT", "10"))
 
 #: Drivers convmig ships; Heat's own configs often name none or MySQLdb.
 _DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
@@ -55,13 +55,13 @@ def safe_url(url: URL | str) -> str:
 
 
 def _connect_args(url: URL) -> dict:
-    """Bounded connection waits, so an unreachable host fails in seconds."""
-    backend = url.get_backend_name()
-    if backend in ("mysql", "mariadb"):
-        return {"connect_timeout": CONNECT_TIMEOUT}
-    if backend == "postgresql":
-        return {"connect_timeout": CONNECT_TIMEOUT}
-    return {}
+    """Bounded waits (connect, read, write), so an unreachable or silent server
+    fails in seconds instead of hanging; a bad CONVMIG_*_TIMEOUT is a usage error."""
+    try:
+        args = driver_timeouts(url.get_backend_name())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return {k: v for k, v in args.items() if k not in url.query}
 
 
 def make_engine(url: str | URL, *, must_exist: bool = True) -> Engine:
