@@ -34,7 +34,7 @@ Operating notes:
 
 from .chain import GENESIS
 from .domain import DIRECTIONS, RECOVERY_OUTCOMES, RUN_OUTCOMES, Run, StackHistory, stack_aggregate_id
-from .errors import EventStoreError, StackBusy
+from .errors import EventStoreError, HistoryUnverified, NoEventLog, StackBusy, Unverified
 from .eventlog import EventLog, RunNotFound
 
 __all__ = [
@@ -45,8 +45,11 @@ __all__ = [
     "RUN_OUTCOMES",
     "EventLog",
     "EventStoreError",
+    "HistoryUnverified",
+    "NoEventLog",
     "Run",
     "StackBusy",
     "StackHistory",
+    "Unverified",
     "stack_aggregate_id",
 ]

@@ -5,14 +5,16 @@ them atomically together with the index rows that summarise them. Every
 storage failure leaves here as ``EventStoreError`` (one line), every lost
 concurrency race as ``StackBusy``; callers never see library exceptions.
 
-After a failed ``save()`` the in-memory aggregates hold events that were not
-stored: discard them and reload with ``stack()``/``get_run()``.
+After a failed ``save()`` the events that were not stored are pending again
+on their aggregates: saving the aggregate later stores them (no version gap),
+or discard it and reload with ``stack()``/``get_run()``.
 """
 
 from __future__ import annotations
 
-import re
 import os
+import re
+from itertools import groupby
 from typing import Any, Iterator, Mapping, Sequence
 from uuid import UUID
 
@@ -29,9 +31,11 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import TopicError
 
 from . import index
+from .chain import StoredItem, verify_chain
 from .domain import Run, StackHistory, stack_aggregate_id
-from .errors import EventStoreError, StackBusy
-from .store import ConvmigApp, app_env, ensure_schema, normalise_url
+from .errors import EventStoreError, HistoryUnverified, NoEventLog, StackBusy, Unverified
+from .secrets import display_url
+from .store import ConvmigApp, app_env, ensure_schema, journal_mode, normalise_url, read_only_url, restore_journal_mode
 
 #: Most state bytes fetched in one query when scanning the whole log.
 SCAN_BYTES = 64 * 1024 * 1024
@@ -77,16 +81,25 @@ class EventLog:
     # -- opening ------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, env: Mapping[str, str] | None = None) -> "EventLog":
+    def open(cls, url: str, *, env: Mapping[str, str] | None = None, read_only: bool = False) -> "EventLog":
         """Open the store at ``url``, creating the convmig tables if missing.
 
         ``env`` supplies ``CONVMIG_CIPHER_KEY``/``CONVMIG_CIPHER_KEY_FILE``
         (default: the process environment). On MySQL/MariaDB the session and
         the events column are checked (see ``store``).
+
+        ``read_only`` is for the commands that only read (``log``, ``verify``,
+        dry runs): nothing is created or altered, not even SQLite's journal
+        mode; a SQLite file is opened with ``mode=ro``, so an auditor without
+        write access can read it; and a store without the convmig tables is
+        ``NoEventLog``.
         """
         env = os.environ if env is None else env
         parsed = normalise_url(url)
-        shown = parsed.difference_update_query(["connect_timeout"]).render_as_string(hide_password=True)
+        shown = display_url(url, lambda: parsed.difference_update_query(["connect_timeout"]).render_as_string(hide_password=True))
+        if read_only:
+            _require_file(parsed, shown)
+            parsed = read_only_url(parsed)
         config = app_env(parsed, env)
         try:
             app = ConvmigApp(env=config)
@@ -94,7 +107,12 @@ class EventLog:
             raise EventStoreError(f"cannot open event store {shown}: {reason(exc)}") from None
         log = cls(app, shown, "CIPHER_KEY" in config)
         try:
-            ensure_schema(app, index.metadata)
+            if read_only:
+                app.recorder.datastore._tried_init_sqlite_wal_mode = True  # the library would switch to WAL
+                log._require_tables()
+            else:
+                log._journal_mode = journal_mode(app)
+                ensure_schema(app, index.metadata)
             log._probe()
         except EventStoreError:
             app.close()
@@ -104,14 +122,33 @@ class EventLog:
             raise EventStoreError(f"event store {shown}: {reason(exc)}") from None
         return log
 
+    def _require_tables(self) -> None:
+        """A read-only open of a store convmig never wrote to says so, creating nothing."""
+        names = set(self.query(lambda conn: sa.inspect(conn).get_table_names()))
+        if self.table.name not in names:
+            raise NoEventLog(f"no event log in {self.display_url}: convmig has recorded nothing there (check --event-store)")
+
     def _probe(self) -> None:
         """Decode the first stored event now, so a wrong cipher key fails at open."""
         first = self.app.recorder.select_notifications(start=None, limit=1)
         if first:
             self.decode(first[0])
 
+    #: SQLite's journal mode as found at open (None: not SQLite, or opened read-only).
+    _journal_mode: str | None = None
+
     def close(self) -> None:
-        self.app.close()
+        """Close the store; a SQLite file is put back in the journal mode it was found in.
+
+        WAL lets concurrent runs read beside a writer, so convmig uses it while
+        it works; leaving it on would change how Heat's own database behaves
+        for good. Switching back needs the file to itself: when another process
+        still uses it, that process (the last to close) puts it back."""
+        try:
+            if self._journal_mode not in (None, "wal"):
+                restore_journal_mode(self.app, self._journal_mode)
+        finally:
+            self.app.close()
 
     def __enter__(self) -> "EventLog":
         return self
@@ -126,17 +163,25 @@ class EventLog:
         the fields are those of ``Run.start``."""
         return Run.start(**fields)
 
-    def get_run(self, run_id: UUID) -> Run | None:
-        found = self._get(UUID(str(run_id)), f"run {run_id}")
+    def get_run(self, run_id: UUID, *, verify: bool = True) -> Run | None:
+        """The run, verified before use; ``HistoryUnverified`` if its chain is damaged.
+        ``verify=False`` is for the audit report only, which shows what is there."""
+        run_id = UUID(str(run_id))
+        if not verify:
+            found = self._get(run_id, f"run {run_id}")
+            return found if isinstance(found, Run) else None
+        found = self._load([run_id], lambda agg: f"run {agg}").get(run_id)
+        if isinstance(found, Unverified):
+            raise HistoryUnverified(found)
         return found if isinstance(found, Run) else None
 
-    def find_run(self, key: str, flag: str = "--run") -> Run:
+    def find_run(self, key: str, flag: str = "--run", *, verify: bool = True) -> Run:
         """A run by its id or an unambiguous prefix of at least 4 characters (as ``log``
         shows 8), so every command takes what the operator reads. Raises ``LookupError``
         with a one-line message naming the option (``flag``) and what was given."""
         key = key.strip().lower()
         try:
-            run = self.get_run(UUID(key))
+            run = self.get_run(UUID(key), verify=verify)
         except ValueError:
             if len(key) < 4 or not re.fullmatch(r"[0-9a-f-]+", key):
                 raise LookupError(f"{flag} {key}: not a run id; give the id or at least its first 4 characters "
@@ -144,7 +189,7 @@ class EventLog:
             ids = self.query(lambda conn: index.find_runs(conn, key))
             if len(ids) > 1:
                 raise LookupError(f"{flag} {key} matches several runs; give more characters") from None
-            run = self.get_run(ids[0]) if ids else None
+            run = self.get_run(ids[0], verify=verify) if ids else None
         if run is None:
             raise RunNotFound(f"no run {key} in the event log {self.display_url}; "
                               "if that run used another event store, pass its --event-store")
@@ -156,46 +201,85 @@ class EventLog:
         return self.get_run(run_id) if run_id else None
 
     def stack(self, stack_id: str) -> StackHistory | None:
-        """The history of a Heat stack, or None if convmig never recorded it."""
-        found = self._get(stack_aggregate_id(stack_id), f"stack {stack_id}")
-        return found if isinstance(found, StackHistory) else None
+        """The history of a Heat stack, verified before use, or None if convmig never
+        recorded it; ``HistoryUnverified`` if its chain does not verify."""
+        found = self.stacks([stack_id])[stack_id]
+        if isinstance(found, Unverified):
+            raise HistoryUnverified(found)
+        return found
 
     def stack_or_new(self, stack_id: str, stack_name: str) -> StackHistory:
         return self.stack(stack_id) or StackHistory.open(stack_id, stack_name)
 
-    def stacks(self, stack_ids: Sequence[str]) -> dict[str, StackHistory | None]:
+    def stacks(self, stack_ids: Sequence[str]) -> dict[str, StackHistory | Unverified | None]:
         """``stack`` for many stacks with one query per chunk of ids, not one
-        repository read (and round trip) per stack. Replay is the library's own
-        (each event's ``mutate``), so version gaps and hash links are checked
-        exactly as ``stack`` checks them."""
+        repository read (and round trip) per stack.
+
+        Every history is verified before it is handed out (verify before use):
+        its hash chain is recomputed from the stored rows and compared with the
+        index. A history that does not verify maps to an ``Unverified`` (never
+        to a history convmig could act on), so one damaged tree is refused and
+        the others go on."""
         wanted = {stack_aggregate_id(sid): sid for sid in dict.fromkeys(stack_ids)}
-        found: dict[str, StackHistory | None] = dict.fromkeys(wanted.values())
+        loaded = self._load(list(wanted), lambda agg: f"stack {wanted[agg]}")
+        found: dict[str, StackHistory | Unverified | None] = {}
+        for agg, sid in wanted.items():
+            value = loaded.get(agg)
+            found[sid] = value if isinstance(value, (StackHistory, Unverified)) else None
+        return found
+
+    def _load(self, aggregate_ids: list[UUID], label) -> dict[UUID, Any]:
+        """Aggregates by id, each verified (chain and index) before replay.
+
+        The index is read before the events: both are written in one
+        transaction, so events read afterwards are never behind it, and a
+        chain shorter than the index, or ending at another head, was cut or
+        edited."""
+        found: dict[UUID, Any] = {}
         table = self.table
-        ids = list(wanted)
-        for start in range(0, len(ids), SCAN_ROWS):
-            part = ids[start:start + SCAN_ROWS]
-            query = (sa.select(table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+        for start in range(0, len(aggregate_ids), SCAN_ROWS):
+            part = aggregate_ids[start:start + SCAN_ROWS]
+            indexed = self.query(lambda conn: index.heads_of(conn, part))
+            query = (sa.select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
                      .where(table.c.originator_id.in_(part))
                      .order_by(table.c.originator_id, table.c.originator_version))
             rows = self.query(lambda conn: conn.execute(query).all())
-            for aggregate_id, version, topic, state in rows:
-                sid = wanted[aggregate_id]
-                stored = StoredEvent(originator_id=aggregate_id, originator_version=version, topic=topic, state=state)
-                found[sid] = self._replay(found[sid], stored, f"stack {sid}")
-        return {sid: (h if isinstance(h, StackHistory) else None) for sid, h in found.items()}
+            for agg, group in groupby(rows, key=lambda r: r.originator_id):
+                found[agg] = self._verified(agg, [_notification(r) for r in group], indexed.get(agg), label(agg))
+            for agg in part:
+                if agg not in found and agg in indexed:
+                    found[agg] = Unverified(label(agg), f"all its events are missing (the index records v{indexed[agg][0]})")
+        return found
 
-    def _replay(self, aggregate: Any, stored: StoredEvent, label: str) -> Any:
-        """One stored event applied to the aggregate so far, errors as ``_get`` words them."""
-        event = self.decode(stored)
+    def _verified(self, agg: UUID, stored: list[Notification], indexed: tuple[int, str] | None, label: str) -> Any:
+        """The replayed aggregate, or ``Unverified`` naming the first problem."""
+        items = [self._item(n) for n in stored]
+        result = verify_chain(agg, items)
+        problem = result.findings[0].detail if result.findings else None
+        if problem is None and indexed is not None:
+            version, head = indexed
+            if result.version < version:
+                problem = f"the index records v{version}, the log ends at v{result.version}"
+            elif result.version == version and result.head != head:
+                problem = f"v{version} differs from the head the index recorded"
+        if problem is not None:
+            return Unverified(label, problem)
+        aggregate = None
+        for item in items:
+            aggregate = item.event.mutate(aggregate)
+        return aggregate
+
+    def _item(self, stored: Notification) -> StoredItem:
         try:
-            return event.mutate(aggregate)
-        except OriginatorVersionError:
-            raise EventStoreError(f"the recorded history of {label} has missing events; run: convmig log --verify") from None
+            return StoredItem(stored.id, stored.originator_version, self.app.mapper.to_domain_event(stored))
+        except Exception as exc:  # noqa: BLE001 - any decode failure makes the history unusable
+            return StoredItem(stored.id, stored.originator_version, None, f"v{stored.originator_version} cannot be read: {reason(exc)[:120]}")
 
-    def histories(self, names: Mapping[str, str]) -> dict[str, StackHistory]:
+    def histories(self, names: Mapping[str, str]) -> dict[str, StackHistory | Unverified]:
         """``stack_or_new`` for many stacks (Heat id -> name): one index query
         tells which exist, and those are read in one batch, so a first migration
-        of a cloud reads nothing per tree."""
+        of a cloud reads nothing per tree. A history that does not verify is
+        an ``Unverified``: the caller refuses that tree."""
         known = self.query(lambda conn: index.known_stacks(conn, names))
         found = self.stacks([sid for sid in names if sid in known]) if known else {}
         return {sid: found.get(sid) or StackHistory.open(sid, name) for sid, name in names.items()}
@@ -223,26 +307,41 @@ class EventLog:
     # -- saving ---------------------------------------------------------------
 
     def save(self, *aggregates: Any) -> None:
-        """Store the new events of all ``aggregates`` in one transaction, or none of them."""
+        """Store the new events of all ``aggregates`` in one transaction, or none of them.
+
+        No false findings: when the write fails, the events go back to their
+        aggregates' pending lists, so the next ``save`` of an aggregate stores
+        them again, in order, with whatever came after. Without that a failed
+        write followed by a successful one leaves a version gap that
+        ``log --verify`` cannot tell from a deletion. (Should the failed write
+        have committed after all, the retry meets a version conflict, never a
+        gap or a duplicate.)"""
         aggs = [a for a in aggregates if a is not None]
         base = {a.id: a.version - len(a.pending_events) for a in aggs}
+        collected = [(a, a.collect_events()) for a in aggs]
         try:
             with self.app.recorder.transaction(commit=True) as session:
                 # The events go straight to the event store: ``Application.save``
                 # would only add snapshots, followers and a cache, none of which
                 # convmig configures, and its per-object protocol checks cost
                 # more than the put itself at a hundred thousand events.
-                recordings = self.app.events.put([e for a in aggs for e in a.collect_events()])
+                recordings = self.app.events.put([e for _, events in collected for e in events])
                 firsts = {r.domain_event.originator_id: r.notification.id for r in recordings if r.domain_event.originator_version == 1}
                 index.record(session, aggs, base, firsts)
-        except EventStoreError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - classified below
-            if _is_race(exc):
-                raise StackBusy(self._lost(aggs, base)) from None
-            if isinstance(exc, (PersistenceError, sa.exc.SQLAlchemyError)):
-                raise EventStoreError(f"cannot save to event store {self.display_url}: {reason(exc)}") from None
-            raise
+        except BaseException as exc:
+            for agg, events in collected:
+                agg._pending_events[:0] = events
+            self._reraise(exc, aggs, base)
+
+    def _reraise(self, exc: BaseException, aggs: Sequence[Any], base: dict[UUID, int]) -> None:
+        """A failed save as ``StackBusy`` (a lost race) or one ``EventStoreError`` line."""
+        if isinstance(exc, EventStoreError) or not isinstance(exc, Exception):
+            raise exc
+        if _is_race(exc):
+            raise StackBusy(self._lost(aggs, base)) from None
+        if isinstance(exc, (PersistenceError, sa.exc.SQLAlchemyError)):
+            raise EventStoreError(f"cannot save to event store {self.display_url}: {reason(exc)}") from None
+        raise exc
 
     def _lost(self, aggs: Sequence[Any], base: dict[UUID, int]) -> list[str]:
         """Which stacks another process extended first (all of this save's stacks if unsure)."""
@@ -391,6 +490,14 @@ class EventLog:
             aggs = [a for a in (self._get(i, f"aggregate {i}") for i in ids) if a is not None]
             index.record(session, aggs, {a.id: 0 for a in aggs}, firsts)
         return len(aggs)
+
+
+def _require_file(url: sa.URL, shown: str) -> None:
+    """A SQLite file that is not there holds no log (and a read must not create it)."""
+    path = url.database
+    if url.get_backend_name() == "sqlite" and path and path != ":memory:" and not path.startswith("file:"):
+        if not os.path.exists(path):
+            raise NoEventLog(f"no event log in {shown}: the file does not exist (check --event-store)")
 
 
 def _notification(row: Any) -> Notification:

@@ -192,6 +192,17 @@ def heads(conn: sa.Connection) -> dict[UUID, tuple[str, int, str]]:
     return found
 
 
+def heads_of(conn: sa.Connection, aggregate_ids: Iterable[UUID]) -> dict[UUID, tuple[int, str]]:
+    """``{aggregate id: (version, head)}`` the index recorded for these stacks or runs."""
+    keys = sorted({str(a) for a in aggregate_ids})
+    found: dict[UUID, tuple[int, str]] = {}
+    for chunk in _chunks(keys):
+        for table, key in ((stacks, stacks.c.aggregate_id), (runs, runs.c.run_id)):
+            query = sa.select(key, table.c.version, table.c.head).where(key.in_(chunk))
+            found.update({UUID(k): (int(v), h) for k, v, h in conn.execute(query)})
+    return found
+
+
 def clear(session) -> None:
     """Empty both tables (before a rebuild)."""
     session.execute(stacks.delete())

@@ -252,7 +252,7 @@ def resolve_stack(log: EventLog, key: str) -> str:
     """A Heat stack id from ``--stack`` (id or exact name)."""
     found = log.query(lambda conn: index.find_stacks(conn, key))
     if not found:
-        if log.stack(key) is not None:
+        if log.stacks([key])[key] is not None:
             return key
         raise ReportError(f"no events recorded for stack {key}")
     if len(found) > 1:
@@ -264,7 +264,7 @@ def resolve_stack(log: EventLog, key: str) -> str:
 def resolve_run(log: EventLog, key: str) -> Run:
     """A run from ``--run``: its id or an unambiguous prefix of at least 4 characters."""
     try:
-        return log.find_run(key)
+        return log.find_run(key, verify=False)
     except LookupError as exc:
         raise ReportError(str(exc)) from None
 

@@ -31,7 +31,42 @@ _SECRET_COLUMNS = {
 }
 
 #: ``scheme://user:password@host`` in any string.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/:@\s]*:)(?P<pw>[^@\s]*)@")
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/:@\s]*:)(?P<pw>\S*)@")
+#: Everything between ``://`` and the last ``@`` (greedy: a password may hold ``@`` and ``/``).
+_URL_USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>.*)@(?P<rest>[^@]*)$", re.S)
+#: C0 and C1 control characters but tab and newline: what a terminal would act on.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def display_url(text: str, render=None) -> str:
+    """A URL as it may be shown. A clean one (``user:password@`` with no ``@``,
+    ``/``, ``?`` or ``#`` inside) shows its user and ``***`` for the password
+    (``render`` does that, from a parsed URL); whenever the part between ``://``
+    and the host cannot be parsed cleanly, all of it becomes ``***``, so a
+    password holding an unencoded ``@`` or ``/`` shows none of its characters."""
+    found = _URL_USERINFO.match(text)
+    if found is None:
+        return render() if render is not None else text
+    if url_is_clean(text) and render is not None:
+        try:
+            return render()
+        except Exception:  # noqa: BLE001 - fall through to the blunt mask
+            pass
+    return f"{found.group('scheme')}***@{found.group('rest')}"
+
+
+def url_is_clean(text: str) -> bool:
+    """Does the part between ``://`` and the host parse one way only? A password
+    holding an unencoded ``@``, ``/``, ``?`` or ``#`` is split at the wrong place
+    (part of it taken for the host), so such a URL is refused, not guessed at."""
+    found = _URL_USERINFO.match(text)
+    return found is None or not set(found.group("userinfo")) & set("@/?#")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` without control characters: a stack or resource name from Heat's
+    database holding an escape sequence must not reach a terminal raw."""
+    return _CONTROL.sub("", text)
 
 
 def is_secret_name(name: str) -> bool:

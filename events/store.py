@@ -27,6 +27,7 @@ where convmig says.
 from __future__ import annotations
 
 import base64
+import math
 import binascii
 import importlib.util
 import os
@@ -49,10 +50,51 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy_utils.types.uuid import UUIDType
 
 from .errors import EventStoreError
+from .secrets import url_is_clean
 
 APP_NAME = "convmig"
 EVENTS_TABLE = f"{APP_NAME}_events"
-CONNECT_TIMEOUT = int(os.environ.get("CONVMIG_CONNECT_TIMEOUT", "10"))
+#: Waits, in seconds, and their defaults: connecting, waiting for an answer, sending.
+TIMEOUTS = {"CONVMIG_CONNECT_TIMEOUT": 10.0, "CONVMIG_READ_TIMEOUT": 600.0, "CONVMIG_WRITE_TIMEOUT": 600.0}
+
+
+def timeouts(env: Mapping[str, str] | None = None) -> dict[str, float]:
+    """``{"connect": s, "read": s, "write": s}`` from the environment, validated.
+
+    A server that accepts the connection and never answers would otherwise
+    hang convmig for ever; every driver gets all three bounds. A value that is
+    not a positive number raises ``ValueError`` with the line to show."""
+    env = os.environ if env is None else env
+    found = {}
+    for name, default in TIMEOUTS.items():
+        text = env.get(name, "").strip()
+        try:
+            value = float(text) if text else default
+        except ValueError:
+            value = -1.0
+        if not (0 < value < 10**7):
+            raise ValueError(f"{name}={text!r}: give a positive number of seconds (e.g. {name}={int(default)})")
+        found[name.split("_")[1].lower()] = value
+    return found
+
+
+def driver_timeouts(backend: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Connect arguments bounding every wait of one driver (see ``timeouts``).
+
+    PyMySQL: connect, read and write timeouts on the socket. psycopg (libpq):
+    ``connect_timeout`` (whole seconds, at least 2), TCP keepalives that give up
+    on a silent server after about the read timeout, and ``tcp_user_timeout``
+    for unacknowledged writes. SQLite has no server: its wait is the busy
+    timeout, set where the engine is made."""
+    t = timeouts(env)
+    if backend in ("mysql", "mariadb"):
+        return {"connect_timeout": t["connect"], "read_timeout": t["read"], "write_timeout": t["write"]}
+    if backend == "postgresql":
+        idle = max(1, int(t["read"] // 2))
+        return {"connect_timeout": max(2, math.ceil(t["connect"])), "keepalives": 1, "keepalives_idle": idle,
+                "keepalives_interval": max(1, int(t["read"] // 10)), "keepalives_count": 5,
+                "tcp_user_timeout": int(t["write"] * 1000)}
+    return {}
 
 #: Smallest ``max_allowed_packet`` accepted: MariaDB's default. Large events
 #: are checked one by one against the real value at save time.
@@ -284,6 +326,9 @@ class ConvmigApp(Application):
 
 def normalise_url(url: str) -> sa.URL:
     """Parse the URL, choose a driver convmig ships, and bound the connect time."""
+    if not url_is_clean(url):
+        raise EventStoreError("cannot parse the event store URL cleanly: percent-encode @ / ? # in the "
+                              "user name and password (@ as %40, / as %2F)")
     try:
         parsed = make_url(url)
     except Exception:
@@ -291,16 +336,27 @@ def normalise_url(url: str) -> sa.URL:
     backend = parsed.get_backend_name()
     if backend in _DRIVERS and parsed.get_driver_name() not in ("pymysql", "psycopg"):
         parsed = parsed.set(drivername=_DRIVERS[backend])
-    if backend in ("mysql", "mariadb", "postgresql") and "connect_timeout" not in parsed.query:
-        parsed = parsed.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT)})
     return parsed
 
 
+def read_only_url(url: sa.URL) -> sa.URL:
+    """A SQLite file as a read-only URI (``mode=ro``): SQLite then neither creates
+    the file nor writes to it, and a file the user may only read can be opened.
+    Servers are read-only by what convmig sends, so their URL stays as it is."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        return url
+    return url.set(database=f"file:{os.path.abspath(url.database)}").update_query_dict({"mode": "ro", "uri": "true"})
+
+
 def engine_options(url: str) -> dict[str, Any]:
-    """Engine keyword arguments: wait for SQLite's lock; re-check pooled server connections."""
+    """Engine keyword arguments: wait for SQLite's lock; re-check pooled server
+    connections; bound every wait of a server's driver (``driver_timeouts``)."""
     if url.startswith("sqlite"):
         return {} if ":memory:" in url or "mode=memory" in url else {"connect_args": {"timeout": 60}}
-    return {"pool_pre_ping": True}
+    parsed = make_url(url)
+    given = set(parsed.query)
+    args = {k: v for k, v in driver_timeouts(parsed.get_backend_name()).items() if k not in given}
+    return {"pool_pre_ping": True, "connect_args": args}
 
 
 def cipher_settings(env: Mapping[str, str]) -> dict[str, str]:
@@ -435,6 +491,25 @@ def use_wal(engine: sa.Engine, wait: float = WAL_WAIT) -> None:
             if "locked" not in str(exc) or clock.monotonic() > deadline:
                 raise
             clock.sleep(0.05)
+
+
+def journal_mode(app: ConvmigApp) -> str | None:
+    """A SQLite file's journal mode now (None elsewhere), to put it back at close."""
+    if not app.recorder.datastore.is_sqlite_filedb:
+        return None
+    with app.engine.connect() as conn:
+        return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
+
+
+def restore_journal_mode(app: ConvmigApp, mode: str) -> None:
+    """Best effort: back to ``mode`` if no other connection holds the file."""
+    app.engine.dispose()  # our own pooled connections would hold it
+    try:
+        with app.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            conn.exec_driver_sql(f"PRAGMA journal_mode={mode}")
+    except sa.exc.DBAPIError:
+        pass  # another process still has it open: the last one restores it
 
 
 #: Arbitrary constant naming convmig's PostgreSQL advisory lock ("conv").

@@ -9,6 +9,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+#: A read-only command (log, verify, rollback --dry-run) found no event log: it created none.
+EXIT_NO_LOG = 4
+#: Stopped by SIGINT (128 + 2) or SIGTERM (128 + 15) at a safe point.
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class ConvmigError(Exception):
@@ -28,6 +33,14 @@ class UsageError(ConvmigError):
 
     def __init__(self, message: str):
         super().__init__(message, EXIT_USAGE)
+
+
+class Interrupted(ConvmigError):
+    """A signal asked the run to stop; it stopped between batches (exit 130 or 143)."""
+
+    def __init__(self, signame: str, code: int):
+        super().__init__(f"stopped by {signame} at a safe point: no batch half-done, locks released, "
+                         "run recorded as interrupted; re-run (or --retry) to continue", code)
 
 
 def exit_code(retryable: "list[bool]") -> int:

@@ -17,6 +17,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from events import Unverified
+
 from migrator.execution.apply import Difference, compare, read_current
 from migrator.planning.changes import RowChange, invert
 from migrator.planning.plan import Refusal, TreePlan
@@ -38,7 +40,7 @@ class RollbackPlanner:
 
     def history(self, root_id: str):
         if root_id not in self._read:
-            self._read[root_id] = self.log.stack(root_id)
+            self._read[root_id] = self.log.stacks([root_id])[root_id]
         return self._read[root_id]
 
     def stacks_of(self, conn: Connection, root_ids: list[str]) -> dict[str, list[dict]]:
@@ -69,8 +71,11 @@ class RollbackPlanner:
 
 
 def _migration(history) -> dict | None:
-    """The applied plan a rollback takes back: the newest migration or repair not yet undone."""
-    return history.to_undo() if history is not None else None
+    """The applied plan a rollback takes back: the newest migration or repair not yet
+    undone; none from a history that does not verify."""
+    if history is None or isinstance(history, Unverified):
+        return None
+    return history.to_undo()
 
 
 def plan_batch(conn: Connection, histories: dict[str, object]) -> list[TreePlan]:
@@ -95,10 +100,12 @@ def _stack_rows(conn: Connection, root_ids: list[str]) -> dict[str, dict]:
 
 def _inverse(root_id: str, row: dict | None, history) -> TreePlan:
     """The inverse plan of the last applied migration, or why there is none."""
-    name = row["name"] if row else (history.stack_name if history else None)
+    name = row["name"] if row else getattr(history, "stack_name", None)
     who = f"{name} ({root_id})"
     if row is None and history is None:
         return _refused(root_id, None, "unknown", f"stack {root_id} not found: check the id")
+    if isinstance(history, Unverified):  # verify before use: nothing of it reaches Heat
+        return _refused(root_id, row["name"] if row else None, "unverified", history.message)
     migration = _migration(history)
     if migration is None:
         if history is not None and (history.last_applied("migrate") or history.last_applied("repair")):

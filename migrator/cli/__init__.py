@@ -8,11 +8,42 @@ code. Data goes to stdout, messages and progress to stderr.
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 
 import click
+import sqlalchemy as sa
 
-from migrator.errors import ConvmigError
+from events.errors import EventStoreError, NoEventLog
+from events.eventlog import reason
+from events.secrets import mask_urls, terminal_text
+
+from events.store import timeouts
+
+from migrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_LOG, ConvmigError, UsageError
 from migrator.cli.options import Settings
+
+
+@contextmanager
+def terminal_safe_echo():
+    """Every line convmig prints passes ``terminal_text`` while a command runs.
+
+    Stack, resource and template names come from Heat's database, where anyone
+    who can create a stack chose them; an escape sequence in one (OSC, cursor
+    moves, a title change) would act on the operator's terminal. Filtering at
+    the one function all output goes through covers every table, message and
+    format, including those added later. (JSON already escapes C0 controls.)"""
+    original = click.echo
+
+    def echo(message=None, file=None, nl=True, err=False, color=None):
+        if isinstance(message, str):
+            message = terminal_text(message)
+        return original(message, file=file, nl=nl, err=err, color=color)
+
+    click.echo = echo
+    try:
+        yield
+    finally:
+        click.echo = original
 
 
 #: Command name -> the module whose ``cli`` it is (imported only when that command runs).
@@ -47,11 +78,24 @@ class ConvmigGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
+        with terminal_safe_echo():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ConvmigError as exc:
             click.echo(f"convmig: error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
+        except sa.exc.DBAPIError as exc:  # disk full, connection lost ... outside a run's own handling
+            click.echo(f"convmig: error: database: {mask_urls(reason(exc))}", err=True)
+            ctx.exit(EXIT_FAILED)
+        except KeyboardInterrupt:
+            click.echo("convmig: interrupted; nothing half-done (every change is one transaction)", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except EventStoreError as exc:  # a damaged, missing or unreachable log read anywhere: one line
+            click.echo(f"convmig: error: {exc}", err=True)
+            ctx.exit(EXIT_NO_LOG if isinstance(exc, NoEventLog) else EXIT_FAILED)
 
 
 @click.group(cls=ConvmigGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,5 +135,9 @@ def main(ctx: click.Context, db: str | None, heat_config: tuple[str, ...], heat_
       convmig --heat-config /etc/heat/heat.conf migrate --dry-run --all
       convmig log --stack 0b1c... --changes
     """
+    try:
+        timeouts()  # validated before anything connects: a bad value is a usage error, not a hang
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     ctx.obj = Settings(db=db, heat_config=heat_config, event_store=event_store,
                        heat_config_dir=heat_config_dir or None)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import socket
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from events import EventLog, EventStoreError, StackBusy
+from events import EventLog, EventStoreError, HistoryUnverified, StackBusy, Unverified
 
 from migrator import __version__
 from migrator.execution.apply import Drift, apply_changes, apply_many, check
@@ -32,7 +34,7 @@ from migrator.planning.changes import RowChange, invert
 from migrator.heat.connection import connect_checked, describe_db_error
 from migrator.heat.engines import live_engines
 from migrator.execution.faults import failpoint
-from migrator.errors import ConvmigError, exit_code
+from migrator.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ConvmigError, Interrupted, exit_code
 from migrator.heat.locks import StackLocks, pid_alive, same_host
 from migrator.planning.plan import Refusal, TreePlan
 from migrator.heat.schema import check_schema
@@ -107,6 +109,41 @@ class RunReport:
         return "done" + (f", {parts[0]}" if parts else "")
 
 
+class StopSignals:
+    """SIGINT and SIGTERM, turned into a request to stop at the next safe point.
+
+    The first signal only sets a flag: the batch in hand finishes (its
+    transaction and log writes are short and atomic), then ``check`` raises
+    ``Interrupted`` and the run closes as usual: locks released, the run
+    recorded as interrupted. A second signal stops at once (the default
+    behaviour), for an operator who cannot wait."""
+
+    CODES = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+
+    def __init__(self, install: bool = True):
+        self.received: int | None = None
+        self.previous = {}
+        if install and threading.current_thread() is threading.main_thread():
+            for sig in self.CODES:
+                self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, _frame) -> None:
+        if self.received is not None:
+            self.restore()
+            signal.raise_signal(signum)
+            return
+        self.received = signum
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise Interrupted(signal.Signals(self.received).name, self.CODES[self.received])
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+
 def operator_name() -> str:
     try:
         return os.environ.get("CONVMIG_OPERATOR") or getpass.getuser()
@@ -131,6 +168,7 @@ class Runner:
         self.run = None
         self.locks: StackLocks | None = None
         self.report: RunReport | None = None
+        self._stop = StopSignals(install=False)  # until the run is entered
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -159,6 +197,7 @@ class Runner:
         self.locks = StackLocks(self.engine, str(self.run.id), self._probe_convmig)
 
     def __enter__(self) -> "Runner":
+        self._stop = StopSignals()
         try:
             self.open()
         except BaseException:
@@ -167,22 +206,49 @@ class Runner:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(interrupted=exc_type is not None)
+        try:
+            self.close(interrupted=exc_type is not None)
+        finally:
+            self._stop.restore()
 
     def close(self, interrupted: bool = False) -> None:
         """Release every lock we hold, record how the run ended, close connections."""
         try:
             if self.locks is not None:
-                self.locks.release()
+                self._release_all(quiet=interrupted)
             if self.run is not None and self.report is not None:
-                outcome = "interrupted" if interrupted else self.report.outcome
-                self.run.finish(outcome, dict(self.report.counts))
-                self._save(self.run)
+                self._finish("interrupted" if interrupted else self.report.outcome, quiet=interrupted)
         finally:
+            if self.engine is not None:
+                self.engine.dispose()  # first: the log may then restore SQLite's journal mode
             if self.log is not None:
                 self.log.close()
-            if self.engine is not None:
+
+    def _release_all(self, quiet: bool) -> None:
+        """Every lock of ours. After another failure (a full disk, a cut
+        connection) a release that fails too is retried once on a new
+        connection, then left to the next run, which removes dead runs' locks."""
+        for attempt in (1, 2):
+            try:
+                self.locks.release()
+                return
+            except sa.exc.DBAPIError:
                 self.engine.dispose()
+                if attempt == 2 and not quiet:
+                    raise
+
+    def _finish(self, outcome: str, quiet: bool) -> None:
+        """Record the run's end. After another failure (``quiet``) a log that still
+        refuses the write is not news: the earlier error is the one reported, and
+        the next run closes this one when it recovers."""
+        if self.run.outcome is not None:
+            return
+        self.run.finish(outcome, dict(self.report.counts))
+        try:
+            self._save(self.run)
+        except (ConvmigError, StackBusy):
+            if not quiet:
+                raise
 
     def _probe_convmig(self, engine_id: str) -> tuple[bool, bool, str]:
         """Is this lock owner a convmig run, and is its process still there?"""
@@ -190,6 +256,8 @@ class Runner:
             run = self.log.get_run(uuid.UUID(engine_id))
         except (ValueError, TypeError):
             return False, False, ""
+        except HistoryUnverified:
+            return True, True, f"convmig run {engine_id} (its log does not verify: lock kept)"
         if run is None:
             return False, False, ""
         detail = f"convmig run {engine_id} (pid {run.pid} on {run.host})"
@@ -213,7 +281,7 @@ class Runner:
         not_applied = []
         self.locks.clear_dead()
         for stack_id in self.log.stacks_with_pending():
-            hist = self.log.stack(stack_id)
+            hist = self._history(stack_id)
             pending = hist.pending if hist else None
             if not pending:
                 continue
@@ -240,7 +308,7 @@ class Runner:
         again under the lock: the plan's own run may have finished it between our
         first look and the lock (it released the lock after recording), and another
         recovering process may record first; either way it is no longer ours."""
-        hist = self.log.stack(stack_id)
+        hist = self._history(stack_id)
         pending = hist.pending if hist else None
         if not pending or pending["version"] != seen["version"]:
             return None
@@ -252,9 +320,22 @@ class Runner:
             return None
         return hist, outcome, detail
 
+    def _history(self, stack_id: str):
+        """The stack's history for recovery, or None when it does not verify: then
+        it is reported (once) as refused, and nothing of it is judged or written."""
+        found = self.log.stacks([stack_id])[stack_id]
+        if isinstance(found, Unverified):
+            if all(p.root_id != stack_id for p in self.report.problems):
+                self.report.add(TreeResult(stack_id, None, "failed", "unverified", found.message))
+            return None
+        return found
+
     def _close_dead_run(self, run_id) -> None:
         """Record that a run whose plan we just recovered was interrupted."""
-        run = self.log.get_run(run_id)
+        try:
+            run = self.log.get_run(run_id)
+        except HistoryUnverified:
+            return  # its own log is damaged: leave it for the operator
         if run is not None and run.outcome is None and run.id != self.run.id:
             run.finish("interrupted", {"recovered_by": str(self.run.id)})
             try:
@@ -280,6 +361,7 @@ class Runner:
         """Check, lock, plan, record, apply and record again, for one batch of trees.
         ``histories`` supplies the trees' log histories when the planner already
         read them (default: the log)."""
+        self._stop.check()  # a safe point: between batches, nothing held
         with self.engine.connect() as conn:
             trees = stacks_of(conn, root_ids)
         results = self._prechecked(trees, precheck) if precheck else {}
@@ -346,7 +428,7 @@ class Runner:
         aggregates, since a failed save stores nothing and leaves stale ones."""
         plans = {p.root_id: p for p in work}
         while True:
-            histories = source({root: plan.root_name or "" for root, plan in plans.items()})
+            histories = self._usable(source({root: plan.root_name or "" for root, plan in plans.items()}), plans, results)
             for root, plan in plans.items():
                 self._planned(histories[root], plan, self.run.id, self.direction)
             self.run.cover(list(root_ids))
@@ -360,6 +442,17 @@ class Runner:
                     results[stack_id] = TreeResult(
                         stack_id, None, "skipped", "busy",
                         f"stack {stack_id} is being handled by another convmig process: re-run later", True)
+
+    @staticmethod
+    def _usable(histories: dict, plans: dict, results: dict) -> dict:
+        """The histories that verify; each tree whose history does not is refused
+        (verify before use: nothing is appended to it, nothing written to Heat)."""
+        for root, hist in list(histories.items()):
+            if isinstance(hist, Unverified):
+                plan = plans.pop(root)
+                del histories[root]
+                results[root] = TreeResult(root, plan.root_name, "failed", "unverified", hist.message)
+        return histories
 
     @staticmethod
     def _planned(hist, plan: TreePlan, run_id, direction: str) -> None:

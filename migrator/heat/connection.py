@@ -11,9 +11,11 @@ import os
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
+from events.secrets import display_url, url_is_clean
+from events.store import driver_timeouts
+
 from migrator.errors import ConvmigError, UsageError
 
-CONNECT_TIMEOUT = int(os.environ.get("CONVMIG_CONNECT_TIMEOUT", "10"))
 
 #: Drivers convmig ships; Heat's own configs often name none or MySQLdb.
 _DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
@@ -21,6 +23,9 @@ _DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql"
 
 def normalise_url(url: str) -> URL:
     """Parse the URL and choose a driver convmig ships when none or another is named."""
+    if not url_is_clean(url):
+        raise UsageError(f"cannot parse the database URL {safe_url(url)} cleanly: percent-encode @ / ? # in the "
+                         "user name and password (@ as %40, / as %2F)")
     try:
         parsed = make_url(url)
     except Exception:
@@ -32,23 +37,31 @@ def normalise_url(url: str) -> URL:
 
 
 def safe_url(url: URL | str) -> str:
-    """The URL as it may be shown: password masked."""
-    if isinstance(url, str):
-        try:
-            url = make_url(url)
-        except Exception:
-            return "<unparseable URL>"
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be shown: password masked, and everything between ``://``
+    and the host masked when that part does not parse cleanly (``display_url``)."""
+    if not isinstance(url, str):
+        parsed = url
+        url = parsed.render_as_string(hide_password=False)
+    else:
+        parsed = None
+
+    def render() -> str:
+        return (parsed or make_url(url)).render_as_string(hide_password=True)
+
+    try:
+        return display_url(url, render)
+    except Exception:
+        return "<unparseable URL>"
 
 
 def _connect_args(url: URL) -> dict:
-    """Bounded connection waits, so an unreachable host fails in seconds."""
-    backend = url.get_backend_name()
-    if backend in ("mysql", "mariadb"):
-        return {"connect_timeout": CONNECT_TIMEOUT}
-    if backend == "postgresql":
-        return {"connect_timeout": CONNECT_TIMEOUT}
-    return {}
+    """Bounded waits (connect, read, write), so an unreachable or silent server
+    fails in seconds instead of hanging; a bad CONVMIG_*_TIMEOUT is a usage error."""
+    try:
+        args = driver_timeouts(url.get_backend_name())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return {k: v for k, v in args.items() if k not in url.query}
 
 
 def make_engine(url: str | URL, *, must_exist: bool = True) -> Engine:

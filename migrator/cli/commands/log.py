@@ -12,10 +12,10 @@ from typing import Sequence
 
 import click
 
-from events import EventLog, EventStoreError
+from events import EventLog, EventStoreError, NoEventLog
 from events import report
 
-from migrator.errors import EXIT_FAILED, EXIT_OK, ConvmigError, UsageError
+from migrator.errors import EXIT_FAILED, EXIT_NO_LOG, EXIT_OK, ConvmigError, UsageError
 from migrator.cli.options import Settings, pass_settings
 
 
@@ -38,12 +38,14 @@ def log(
     _check_usage(stack=stack, run=run, since=since, until=until, events=events, changes=changes, show_secrets=show_secrets, after=after, verify=verify)
     filters = report.Filters(stack=stack, run=run, since=since, until=until, events=tuple(events), after=after, limit=limit)
     try:
-        with EventLog.open(store_url) as event_log:
+        with EventLog.open(store_url, read_only=True) as event_log:
             if verify:
                 return _verify(event_log, fmt)
             if changes:
                 return _changes(event_log, filters, fmt, show_secrets)
             return _page(event_log, filters, fmt)
+    except NoEventLog as exc:
+        raise ConvmigError(str(exc), EXIT_NO_LOG) from None
     except EventStoreError as exc:
         raise ConvmigError(str(exc)) from None
     except report.ReportError as exc:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import click
 
-from events import EventLog, EventStoreError, RunNotFound
+from events import EventLog, EventStoreError, NoEventLog, RunNotFound, Unverified
 
 from migrator.heat.connection import connect_checked
-from migrator.errors import ConvmigError, UsageError
+from migrator.errors import EXIT_NO_LOG, ConvmigError, UsageError
 from migrator.execution.runner import RunReport, Runner
 from migrator.cli.options import Settings, batch_size_option, online_option, retry_option, dry_run_option, format_option, pass_settings, stack_ids_argument, yes_option
 from migrator.planning.batch import BATCH as HISTORY_CHUNK
@@ -32,9 +32,12 @@ class RollbackSelection:
         return {"stack_ids": list(self.stack_ids), "run": self.run}
 
 
-def _open_log(settings: Settings) -> EventLog:
+def _open_log(settings: Settings, read_only: bool = False) -> EventLog:
+    """The log; read-only for a dry run (no log there: exit 4, nothing created)."""
     try:
-        return EventLog.open(settings.event_store_url)
+        return EventLog.open(settings.event_store_url, read_only=read_only)
+    except NoEventLog as exc:
+        raise ConvmigError(str(exc), EXIT_NO_LOG) from None
     except EventStoreError as exc:
         raise ConvmigError(f"event log unavailable, nothing was changed: {exc}") from None
 
@@ -51,7 +54,9 @@ def roots_of_run(log: EventLog, run_id: str) -> list[str]:
     roots = []
     for start in range(0, len(covered), HISTORY_CHUNK):  # bounded memory on a cloud-wide run
         histories = log.stacks(covered[start:start + HISTORY_CHUNK])
-        roots += [root for root, history in histories.items() if applied_in_run(history, run.id)]
+        # a history that does not verify stays selected, so planning refuses it by name
+        roots += [root for root, history in histories.items()
+                  if isinstance(history, Unverified) or applied_in_run(history, run.id)]
     return roots
 
 
@@ -70,13 +75,14 @@ def applied_in_run(history, run_id, directions: tuple[str, ...] = ("migrate", "r
     return False
 
 
-def resolve_selection(settings: Settings, stack_ids, run: str | None, retry: str | None) -> tuple[list[str], RollbackSelection, uuid.UUID | None]:
+def resolve_selection(settings: Settings, stack_ids, run: str | None, retry: str | None,
+                      read_only: bool = False) -> tuple[list[str], RollbackSelection, uuid.UUID | None]:
     """Root ids to roll back, the selection to record, and the run this retries."""
     if retry is not None and (stack_ids or run):
         raise UsageError("--retry takes the selection of the run it continues; give nothing else")
     if stack_ids and run:
         raise UsageError("give STACK_IDs or --run, not both")
-    log = _open_log(settings)
+    log = _open_log(settings, read_only)
     try:
         retry_of = None
         if retry is not None:
@@ -122,7 +128,11 @@ def rollback(settings: Settings, roots: list[str], selection: RollbackSelection,
 
 def plan_only(settings: Settings, roots: list[str]) -> list:
     engine = connect_checked(settings.db_url)
-    log = _open_log(settings)
+    try:
+        log = _open_log(settings, read_only=True)
+    except ConvmigError:
+        engine.dispose()
+        raise
     try:
         with engine.connect() as conn:
             return RollbackPlanner(log).plan(conn, roots)
@@ -155,7 +165,7 @@ def cli(settings: Settings, stack_ids, run, dry_run, yes, online, retry, batch_s
       convmig rollback 0b1c... --yes
       convmig rollback --run 5d6e... --yes            # everything that run migrated
     """
-    roots, selection, retry_of = resolve_selection(settings, stack_ids, run, retry)
+    roots, selection, retry_of = resolve_selection(settings, stack_ids, run, retry, read_only=dry_run)
     if dry_run:
         plans = plan_only(settings, roots)
         if fmt == "json":
