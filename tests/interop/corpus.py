@@ -198,9 +198,9 @@ def lb_web(step: int):
 
 def registry(step: int):
     """Neutron types reached through the environment: an alias (``Corp::Subnet``
-    is ``OS::Neutron::Subnet``) and a provider template registered under a Neutron
-    type name (``OS::Neutron::RouterInterface`` as ``iface.yaml``), plus software
-    deployments on a server."""
+    is ``OS::Neutron::Subnet``) and a provider template registered, for one
+    resource, under a Neutron type name (``iface``: ``OS::Neutron::RouterInterface``
+    is ``iface.yaml``), plus a software deployment on a server."""
     iface = {
         "heat_template_version": HOT,
         "parameters": {"router": {"type": "string"}, "subnet": {"type": "string"}},
@@ -212,7 +212,7 @@ def registry(step: int):
         "sub": {"type": "Corp::Subnet", "properties": {"network": {"get_resource": "net"}, "cidr": "10.50.0.0/24"}},
         "router": {"type": "OS::Neutron::Router", "properties": {
             "external_gateway_info": {"network": {"get_param": "public_net"}}}},
-        "iface": {"type": "Corp::Interface", "properties": {
+        "iface": {"type": "OS::Neutron::RouterInterface", "properties": {
             "router": {"get_resource": "router"}, "subnet": {"get_resource": "sub"}}},
         "port": {"type": "OS::Neutron::Port", "properties": {
             "network": {"get_resource": "net"}, "fixed_ips": [{"subnet": {"get_resource": "sub"}}]}},
@@ -227,7 +227,8 @@ def registry(step: int):
     }
     if step >= 1:
         r["config"]["properties"]["config"] = "#!/bin/sh\necho again\n"
-    env = {"resource_registry": {"Corp::Subnet": "OS::Neutron::Subnet", "Corp::Interface": "iface.yaml"}}
+    env = {"resource_registry": {"Corp::Subnet": "OS::Neutron::Subnet",
+                                 "resources": {"iface": {"OS::Neutron::RouterInterface": "iface.yaml"}}}}
     return _hot(r), env, {"iface.yaml": json.dumps(iface)}
 
 

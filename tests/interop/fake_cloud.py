@@ -203,8 +203,13 @@ class FakeNeutron:
     FloatingIP.add_dependencies asks for the subnets of a port's network."""
 
     def show_network(self, net_id):
+        """As Neutron: a network this cloud holds, else 404 (Heat asks with
+        whatever the port's ``network`` property resolves to when the stack is
+        loaded, which can be a resource name)."""
         with CLOUD.lock:
-            return {"network": {"id": net_id, "subnets": sorted(CLOUD.subnets.get(net_id, ()))}}
+            if net_id not in CLOUD.subnets:
+                raise RuntimeError(f"404 Not Found: network {net_id} could not be found (fake cloud)")
+            return {"network": {"id": net_id, "subnets": sorted(CLOUD.subnets[net_id])}}
 
     def __getattr__(self, name):
         raise RuntimeError(f"fake cloud: Neutron call {name} is not stubbed")
@@ -266,6 +271,14 @@ def _stub_constraints() -> None:
     constraints.BaseCustomConstraint.validate = lambda self, value, context, template=None: True
 
 
+def _stub_service_catalog() -> None:
+    """Every service is in the catalog (Heat asks Keystone, and on 2023.1 also
+    Neutron's extension list, before it accepts a resource type)."""
+    from heat.engine import resource
+
+    resource.Resource._validate_service_availability = classmethod(lambda cls, context, resource_type: None)
+
+
 def _track_states() -> None:
     from heat.engine import resource
 
@@ -285,6 +298,7 @@ def install(path: str | None) -> Cloud:
     CLOUD = Cloud(path)
     _stub_clients()
     _stub_constraints()
+    _stub_service_catalog()
     _stub_resources()
     _track_states()
     return CLOUD
