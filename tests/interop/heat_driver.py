@@ -41,13 +41,24 @@ import warnings
 
 warnings.filterwarnings("ignore")  # eventlet, oslo and SQLAlchemy deprecations: not ours to fix
 
-# Heat selects oslo.service's threading backend before importing anything that
-# spawns threads (heat/cmd/engine.py does the same).
-from oslo_service import backend as _oslo_backend
+# Each Heat release starts its engine the way its heat/cmd/engine.py does, before
+# importing anything that spawns threads: since 2025.2 oslo.service's threading
+# backend; before it (2023.1's openstack-heat 20.0.x) eventlet's monkey-patching.
+try:
+    from oslo_service import backend as _oslo_backend
+except ImportError:  # an eventlet release
+    import eventlet
 
-_oslo_backend.init_backend(_oslo_backend.BackendType.THREADING)
+    eventlet.monkey_patch()
+    THREADING = False
+else:
+    _oslo_backend.init_backend(_oslo_backend.BackendType.THREADING)
+    THREADING = True
 
 from oslo_config import cfg  # noqa: E402
+
+import corpus  # noqa: E402 - this directory; the realistic networking corpus
+import fake_cloud  # noqa: E402 - the cloud behind Heat, stubbed at the action handlers
 
 CONF = cfg.CONF
 PREFIX = "interop"
@@ -55,6 +66,8 @@ TENANT_ID = "interop-tenant-id"
 # How long one scheduler step may sleep. Heat sleeps 1 s between the steps of a
 # task (resource create, nested stack polling, ...); a shorter step keeps the
 # suite fast without changing what the engine does, only how often it polls.
+#: where the fake cloud keeps its state between runs (``--cloud``; None: nowhere)
+CLOUD_PATH = None
 STEP_SECONDS = float(os.environ.get("HEAT_DRIVER_STEP", "0.05"))
 WAIT_SECONDS = float(os.environ.get("HEAT_DRIVER_TIMEOUT", "240"))
 
@@ -314,8 +327,15 @@ KINDS = {
     "mixed": (mixed, "create+update adding a convergence child", True),
 }
 
+#: the realistic networking corpus (tests/interop/corpus.py): created, nothing else
+CORPUS_KINDS = {kind: (fn, "create", True) for kind, fn in corpus.CORPUS.items()}
+#: which kinds each fixture set holds
+SETS = {"fixtures": KINDS, "corpus": CORPUS_KINDS}
+ALL_KINDS = {**KINDS, **CORPUS_KINDS}
+
 #: the template step each kind is updated to after migration (or rollback)
-NEXT_STEP = {"deps_hot": 1, "deps_cfn": 1, "nested": 1, "updated": 2, "rolledback": 2, "checked": 1, "stale": 1, "mixed": 2}
+NEXT_STEP = {"deps_hot": 1, "deps_cfn": 1, "nested": 1, "updated": 2, "rolledback": 2, "checked": 1, "stale": 1, "mixed": 2,
+             **{kind: 1 for kind in CORPUS_KINDS}}
 #: extra create arguments (stack tags live in their own table; no migration may touch them)
 CREATE_ARGS = {"deps_hot": {"tags": ["interop", "tagged"]}}
 
@@ -334,6 +354,7 @@ class Heat:
         self.url = heat_url(url)
         self.convergence = convergence
         self._configure(log)
+        self.cloud = fake_cloud.install(CLOUD_PATH)
         if threads:
             self._sqlite_transactions()
         self.srv = None
@@ -345,7 +366,8 @@ class Heat:
         oslo_logging.register_options(CONF)
         # Import what registers the options set below.
         from heat.common import config  # noqa: F401
-        from heat.db import api  # noqa: F401
+
+        db_api()  # registers the [database] options
         from heat.engine.clients.os.keystone import heat_keystoneclient  # noqa: F401
 
         CONF([], project="heat", prog="heat-engine", default_config_files=[], default_config_dirs=[])
@@ -382,9 +404,7 @@ class Heat:
             return
         import sqlalchemy as sa
 
-        from heat.db import api as db_api
-
-        engine = db_api.get_engine()
+        engine = db_api().get_engine()
 
         @sa.event.listens_for(engine, "connect")
         def _connect(dbapi_conn, _record):
@@ -518,6 +538,21 @@ class Heat:
         return context.get_admin_context()
 
 
+def db_api():
+    """Heat's DB API module: heat.db.api since 2024.1, heat.db.sqlalchemy.api before."""
+    try:
+        from heat.db import api
+    except ImportError:
+        from heat.db.sqlalchemy import api
+    return api
+
+
+def heat_release() -> str:
+    from importlib import metadata
+
+    return metadata.version("openstack-heat")
+
+
 def heat_url(url: str) -> str:
     """Heat (oslo.db) uses psycopg2 for PostgreSQL; convmig's URLs name psycopg 3."""
     return url.replace("postgresql+psycopg://", "postgresql+psycopg2://").replace(
@@ -530,9 +565,7 @@ def heat_url(url: str) -> str:
 def _rows(sql: str, **params) -> list[dict]:
     import sqlalchemy as sa
 
-    from heat.db import api as db_api
-
-    with db_api.get_engine().connect() as conn:
+    with db_api().get_engine().connect() as conn:
         return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
 
 
@@ -613,18 +646,38 @@ def wait_for(root_ids: list[str], done, what: str) -> None:
 
 
 def cmd_dbsync(args) -> dict:
+    """Heat's own schema: alembic since 2023.2, sqlalchemy-migrate before."""
     Heat(args.url, False, args.log, threads=False)
-    from heat.db import migration
-
+    try:
+        from heat.db import migration
+    except ImportError:  # sqlalchemy-migrate (2023.1 and older)
+        api = db_api()
+        api.db_sync(api.get_engine())
+        return {"version": api.db_version(api.get_engine()), "heat": heat_release()}
     migration.db_sync()
-    return {"version": migration.db_version()}
+    return {"version": migration.db_version(), "heat": heat_release()}
 
 
 def _identity(stack_row: dict) -> dict:
     return {"stack_name": stack_row["name"], "stack_id": stack_row["id"], "tenant": TENANT_ID, "path": ""}
 
 
+def learn_graphs(root_ids: list[str]) -> None:
+    """Teach the fake cloud Heat's own dependency graph of every live stack of
+    these trees (which resources need which)."""
+    from heat.common import context
+    from heat.engine import stack as parser
+
+    stacks = all_stacks()
+    admin = context.get_admin_context()
+    for root in root_ids:
+        for sid in tree_ids(root, stacks, include_deleted=False):
+            fake_cloud.CLOUD.learn_graph(parser.Stack.load(admin, stack_id=sid))
+
+
 def cmd_create(args) -> dict:
+    if args.set == "corpus":
+        return create_corpus(args)
     heat = Heat(args.url, False, args.log)
     heat.start()
     try:
@@ -668,6 +721,7 @@ def cmd_create(args) -> dict:
         _add_stale_rows(admin, ids["stale"])
     finally:
         heat.stop()
+    learn_graphs([sid for kind, sid in ids.items() if KINDS[kind][2]])
     rows = {s["id"]: s for s in all_stacks()}
     return {
         "stacks": {
@@ -678,17 +732,45 @@ def cmd_create(args) -> dict:
     }
 
 
+def create_corpus(args) -> dict:
+    """The realistic networking corpus, each tree a legacy stack of its own."""
+    heat = Heat(args.url, False, args.log)
+    heat.start()
+    try:
+        ctx, client = heat.user_context(), heat.client()
+        ids = {}
+        for kind, (fn, _how, _ok) in CORPUS_KINDS.items():
+            tmpl, env, fmap = fn(0)
+            ident = client.create_stack(ctx, f"{PREFIX}-{kind}", tmpl, env, fmap,
+                                        {"disable_rollback": True, "timeout_mins": 10})
+            ids[kind] = ident["stack_id"]
+        wait_for(list(ids.values()), lambda s: s["status"] != "IN_PROGRESS", "the legacy creates")
+    finally:
+        heat.stop()
+    learn_graphs(list(ids.values()))
+    rows = {s["id"]: s for s in all_stacks()}
+    return {
+        "heat": heat_release(),
+        "stacks": {
+            kind: {"id": sid, "name": rows[sid]["name"], "state": f"{rows[sid]['action']}_{rows[sid]['status']}",
+                   "how": "create", "migratable": True, "tree": describe_tree(sid)}
+            for kind, sid in ids.items()
+        },
+        "cloud": {"live": len(fake_cloud.CLOUD.live),
+                  "needs": {fake_cloud.CLOUD.names.get(k, str(k)): sorted(fake_cloud.CLOUD.names.get(u, str(u)) for u in v)
+                            for k, v in fake_cloud.CLOUD.needs.items()}},
+    }
+
+
 def _add_stale_rows(ctx, stack_id: str) -> None:
     """What releases before Story 2004071's fix could leave in a legacy stack,
     written through Heat's own DB API: a COMPLETE row whose name the template no
     longer has, and a FAILED second row of resource "b"."""
-    from heat.db import api as db_api
-
     common = {"stack_id": stack_id, "root_stack_id": stack_id, "requires": [], "needed_by": [],
               "properties_data": {}, "rsrc_metadata": {}}
-    db_api.resource_create(ctx, {**common, "name": "retired", "action": "CREATE", "status": "COMPLETE",
+    db_api().resource_create(ctx, {**common, "name": "retired", "action": "CREATE", "status": "COMPLETE",
                                  "status_reason": "left by an earlier update (interop fixture)", "nova_instance": "retired-1"})
-    db_api.resource_create(ctx, {**common, "name": "b", "action": "UPDATE", "status": "FAILED",
+    db_api().resource_create(ctx, {**common, "name": "b", "action": "UPDATE", "status": "FAILED",
                                  "status_reason": "interrupted replacement (interop fixture)"})
 
 
@@ -728,9 +810,10 @@ def cmd_heat_migrate(args) -> dict:
                     lock = stack_lock.StackLock(ctxt, st.id, engine_id)
                     locks.append(lock)
                     lock.acquire()
-                for st in stacks:
-                    if not st.convergence:
-                        st.migrate_to_convergence()
+                with _heat_transaction(ctxt):
+                    for st in stacks:
+                        if not st.convergence:
+                            st.migrate_to_convergence()
             finally:
                 for lock in locks:
                     lock.release()
@@ -739,6 +822,17 @@ def cmd_heat_migrate(args) -> dict:
             results[stack_id] = {"result": "error", "error": type(exc).__name__, "message": str(exc),
                                  "traceback": traceback.format_exc(limit=4)}
     return {"results": results}
+
+
+def _heat_transaction(ctxt):
+    """Releases before 2024.1 (openstack-heat 22) wrap the conversion in one
+    session transaction, as their migrate_convergence_1 does; later ones cannot
+    (the line that would raises, reference §1.3)."""
+    import contextlib
+
+    if int(heat_release().split(".")[0]) < 22:
+        return ctxt.session.begin()
+    return contextlib.nullcontext()
 
 
 def _operate(args, convergence: bool, operation: str) -> dict:
@@ -754,7 +848,7 @@ def _operate(args, convergence: bool, operation: str) -> dict:
             try:
                 if operation == "update":
                     kind = kind_of(row["name"])
-                    tmpl, env, fmap = KINDS[kind][0](NEXT_STEP[kind])
+                    tmpl, env, fmap = ALL_KINDS[kind][0](NEXT_STEP[kind])
                     client.update_stack(ctx, _identity(row), tmpl, env, fmap, {"disable_rollback": True, "timeout_mins": 10})
                 else:
                     client.delete_stack(ctx, _identity(row))
@@ -769,8 +863,11 @@ def _operate(args, convergence: bool, operation: str) -> dict:
                      f"the {'convergence' if convergence else 'legacy'} deletes")
     finally:
         heat.stop()
+    if operation == "update":
+        learn_graphs(started)
     return {
         "engine": "convergence" if convergence else "legacy",
+        "conflicts": fake_cloud.CLOUD.conflicts,
         "operation": operation,
         "errors": errors,
         "before": before,
@@ -786,15 +883,20 @@ def cmd_states(args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log", help="write Heat's log (INFO) to this file instead of warnings to stderr")
+    parser.add_argument("--cloud", help="the fake cloud's state file (which resources exist, which need which)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("dbsync", "create", "states"):
         p = sub.add_parser(name)
         p.add_argument("url")
+        if name == "create":
+            p.add_argument("--set", choices=sorted(SETS), default="fixtures")
     for name in ("heat-migrate", "converge-update", "converge-delete", "legacy-update", "legacy-delete"):
         p = sub.add_parser(name)
         p.add_argument("url")
         p.add_argument("stack_ids", nargs="+")
     args = parser.parse_args(argv)
+    global CLOUD_PATH
+    CLOUD_PATH = args.cloud
     handlers = {
         "dbsync": cmd_dbsync,
         "create": cmd_create,
@@ -807,6 +909,8 @@ def main(argv=None) -> int:
     }
     try:
         result = handlers[args.command](args)
+        if fake_cloud.CLOUD is not None:
+            fake_cloud.CLOUD.save()
         json.dump(result, sys.stdout, default=str, indent=1, sort_keys=True)
         sys.stdout.write("\n")
         code = 0

@@ -1,36 +1,76 @@
 #!/usr/bin/env bash
-# The interop suite: convmig against OpenStack Heat's real engine (tests/interop, issue 9).
+# The interop suite: convmig against OpenStack Heat's real engine (tests/interop, issues 9 and 14),
+# once per Heat release in HEAT_RELEASES (default: both):
 #
-# openstack-heat pulls SQLAlchemy 2.1 and convmig needs <2.1, so Heat gets its own virtual
-# environment (default ./.venv-heat, git-ignored; CONVMIG_HEAT_VENV overrides), built here
-# when missing or stale from tests/interop/heat-requirements.txt. The suite itself runs with
-# the main environment's pytest and calls Heat (tests/interop/heat_driver.py) and convmig
-# (python -m migrator) as subprocesses. Extra arguments go to pytest (e.g. -k sqlite).
+#   latest  openstack-heat 27.0.1, venv ./.venv-heat (CONVMIG_HEAT_VENV overrides), pins in
+#           tests/interop/heat-requirements.txt, this machine's python3;
+#   2023.1  openstack-heat 20.0.1 (database from sqlalchemy-migrate), venv ./.venv-heat-2023.1
+#           (CONVMIG_HEAT_VENV_2023_1 overrides), pins in heat-requirements-2023.1.txt, Python 3.10
+#           (2023.1 supports 3.8-3.10; PYTHON_2023_1 overrides, else python3.10 or pyenv's 3.10).
+#
+# openstack-heat pulls SQLAlchemy versions convmig cannot share, so each release gets its own
+# virtual environment, built here when missing or stale. The suite itself runs with the main
+# environment's pytest and calls Heat (tests/interop/heat_driver.py) and convmig (python -m
+# migrator) as subprocesses. Extra arguments go to pytest (e.g. -k sqlite).
 #
 # With CI=true an unreachable PostgreSQL or MariaDB, or a missing Heat, fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PYTHON="${PYTHON:-python3}"
-VENV="${CONVMIG_HEAT_VENV:-$PWD/.venv-heat}"
-REQUIREMENTS=tests/interop/heat-requirements.txt
-STAMP="$VENV/.interop-requirements"
+RELEASES="${HEAT_RELEASES:-latest 2023.1}"
 
-if ! cmp -s "$REQUIREMENTS" "$STAMP" 2>/dev/null || ! "$VENV/bin/python" -c "import heat.engine" 2>/dev/null; then
-  echo "interop: building the Heat environment in $VENV" >&2
-  if [ -e "$VENV" ] && [ ! -f "$VENV/pyvenv.cfg" ]; then
-    echo "interop: $VENV exists and is not a virtual environment; not touching it" >&2
+python_310() {
+  if [ -n "${PYTHON_2023_1:-}" ]; then echo "$PYTHON_2023_1"; return; fi
+  command -v python3.10 2>/dev/null && return
+  ls -d /root/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -1
+}
+
+# build VENV PYTHON REQUIREMENTS: (re)build a Heat venv unless it matches REQUIREMENTS.
+build() {
+  local venv="$1" python="$2" requirements="$3" stamp="$1/.interop-requirements"
+  if cmp -s "$requirements" "$stamp" 2>/dev/null && "$venv/bin/python" -c "import heat.engine" 2>/dev/null; then
+    return
+  fi
+  echo "interop: building the Heat environment in $venv ($requirements)" >&2
+  if [ -e "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ]; then
+    echo "interop: $venv exists and is not a virtual environment; not touching it" >&2
     exit 2
   fi
-  "$PYTHON" -m venv --clear "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
-  cp "$REQUIREMENTS" "$STAMP"
-fi
+  "$python" -m venv --clear "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
+  "$venv/bin/python" -c "import heat.engine"
+  cp "$requirements" "$stamp"
+}
 
 # The main environment: convmig and its test extra (as README's quick start installs them).
 if ! "$PYTHON" -c "import migrator.cli, eventsourcing_sqlalchemy, pytest" 2>/dev/null; then
   "$PYTHON" -m pip install -q -e '.[test]'
 fi
 
-export CONVMIG_HEAT_VENV="$VENV"
-exec "$PYTHON" -m pytest -m interop tests/interop "$@"
+status=0
+for release in $RELEASES; do
+  case "$release" in
+    latest)
+      venv="${CONVMIG_HEAT_VENV:-$PWD/.venv-heat}"
+      build "$venv" "$PYTHON" tests/interop/heat-requirements.txt ;;
+    2023.1)
+      venv="${CONVMIG_HEAT_VENV_2023_1:-$PWD/.venv-heat-2023.1}"
+      py="$(python_310)"
+      if [ -z "$py" ]; then
+        echo "interop: release 2023.1 needs Python 3.10 (set PYTHON_2023_1); none found" >&2
+        exit 2
+      fi
+      build "$venv" "$py" tests/interop/heat-requirements-2023.1.txt ;;
+    *)
+      echo "interop: unknown release '$release' in HEAT_RELEASES (known: latest 2023.1)" >&2
+      exit 2 ;;
+  esac
+  echo "interop: Heat release $release ($venv)" >&2
+  start=$(date +%s)
+  CONVMIG_HEAT_VENV="$venv" CONVMIG_HEAT_RELEASE="$release" \
+    "$PYTHON" -m pytest -m interop tests/interop "$@" || status=$?
+  echo "interop: Heat release $release took $(( $(date +%s) - start ))s" >&2
+done
+exit "$status"

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -205,12 +206,17 @@ class World:
         self.steps = 0
 
     # -- running things ------------------------------------------------------
-    def heat(self, command: str, db: str, *stack_ids: str) -> dict:
+    def cloud(self, db: str) -> Path:
+        """The fake cloud's state for one database (tests/interop/fake_cloud.py)."""
+        return self.logdir / f"{db}.cloud.json"
+
+    def heat(self, command: str, db: str, *stack_ids: str, options: tuple[str, ...] = ()) -> dict:
         """heat_driver.py in the Heat environment; its JSON result."""
         self.steps += 1
         log = self.logdir / f"{self.steps:02d}-{command}-{db}.log"
         proc = subprocess.run(
-            [str(self.heat_python), str(DRIVER), "--log", str(log), command, self.urls[db], *stack_ids],
+            [str(self.heat_python), str(DRIVER), "--log", str(log), "--cloud", str(self.cloud(db)),
+             command, *options, self.urls[db], *stack_ids],
             capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO,
         )
         if proc.returncode != 0:
@@ -231,7 +237,10 @@ class World:
         return proc.returncode, proc.stdout, proc.stderr
 
     def copy(self, src: str, dst: str) -> None:
+        """The database and the fake cloud behind it."""
         self.urls[dst] = self.backend.copy(src, dst)
+        if self.cloud(src).exists():
+            shutil.copyfile(self.cloud(src), self.cloud(dst))
 
     # -- the fixture ---------------------------------------------------------
     def build(self) -> None:
@@ -471,10 +480,11 @@ def test_each_accepts_the_others_result(world):
     assert {v["root_id"]: v["violations"] for v in json.loads(out)} == {r: not_ours for r in world.migrated_roots}
 
 
-def _assert_update(result: dict, convergence: bool) -> None:
+def _assert_update(result: dict, convergence: bool, replacements: bool = False) -> None:
     """Every root UPDATE_COMPLETE; below it every stack updated, or created by this
-    update, or deleted with a removed resource; no resource replaced; each live
-    stack holds exactly the resources its template enables, all on the engine."""
+    update, or deleted with a removed resource; no resource replaced (unless
+    ``replacements``); each live stack holds exactly the resources its template
+    enables, all on the engine."""
     assert result["errors"] == {}, result["errors"]
     for root, after in result["after"].items():
         before = {s["id"]: s for s in result["before"][root]}
@@ -494,7 +504,7 @@ def _assert_update(result: dict, convergence: bool) -> None:
             assert sorted(r["name"] for r in s["resources"]) == s["template_resources"], where
             for r in s["resources"]:
                 assert r["state"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "CHECK_COMPLETE"), (where, r)
-                if (s["id"], r["name"]) in before_rows:
+                if (s["id"], r["name"]) in before_rows and not replacements:
                     assert r["id"] == before_rows[(s["id"], r["name"])], f"{where}: {r['name']} was replaced"
         grown = [s for s in after if not s["deleted"] and s["template_resources"] == ["0", "1", "2"]]
         if before[root]["name"].endswith("nested"):
