@@ -28,7 +28,7 @@ def test_status_json_counts_and_blocked(sample_db):
     assert engines == {"legacy", "convergence"}
     roots = sum(r["roots"] for r in report["counts"])
     assert roots == len(sample.roots) - 1  # the soft-deleted root is not counted
-    blocked = {b["root_id"]: b["reasons"] for b in report["blocked"]}
+    blocked = {b["root_id"]: [r["message"] for r in b["reasons"]] for b in report["blocked"]}
     assert sample.special["failed_root"] in blocked
     assert sample.special["nested_in_progress"] in blocked
     assert any("nested stack" in r and "IN_PROGRESS" in r for r in blocked[sample.special["nested_in_progress"]])
@@ -36,11 +36,31 @@ def test_status_json_counts_and_blocked(sample_db):
     assert result.stderr == ""
 
 
+def test_status_names_every_tree_migrate_refuses(sample_db):
+    url, _sample = sample_db
+    status = json.loads(run("--db", url, "status", "--format", "json").stdout)
+    blocked = {b["root_id"]: {r["kind"] for r in b["reasons"]} for b in status["blocked"]}
+    migrated = run("--db", url, "migrate", "--all", "--format", "json")
+    refused = {p["root_id"]: p["kind"] for p in json.loads(migrated.stdout)["problems"]}
+    assert set(blocked) == set(refused)
+    assert all(refused[r] in blocked[r] for r in refused)
+    assert {"stale_rows", "duplicate_rows", "undecidable", "failed_state", "in_progress"} <= set().union(*blocked.values())
+
+
+def test_status_table_groups_reasons_and_fits_100_columns(sample_db):
+    url, _sample = sample_db
+    table = run("--db", url, "status").stdout
+    assert max(len(line) for line in table.splitlines()) <= 100
+    assert "rows not in the template" in table and "value unknown offline" in table
+
+
 def test_status_table_and_tenant_filter(sample_db):
     url, _ = sample_db
     result = run("--db", url, "status", "--tenant", "no-such-tenant")
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # a tenant that matches nothing is a warning, not success
     assert "(no stacks)" in result.stdout
+    assert result.stderr == ("convmig: warning: no stack of tenant no-such-tenant: "
+                             "check the project id (openstack project list)\n")
 
 
 def test_status_warns_about_legacy_default(sample_db, tmp_path):

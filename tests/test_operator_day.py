@@ -214,3 +214,25 @@ def test_a_missing_run_hints_at_another_event_store(sample_db):
     result = cli("--db", url, "rollback", "--run", "0000000000", "--yes")
     assert result.exit_code == 1 and result.stdout == ""
     assert "no run 0000000000 in the event log" in result.stderr and "--event-store" in result.stderr
+
+
+def test_migrate_for_a_tenant_with_no_stack_warns_and_exits_3(sample_db):
+    url, _ = sample_db
+    before = dump(url)
+    for extra in ((), ("--dry-run",)):
+        result = cli("--db", url, "migrate", "--all", "--tenant", "no-such-project", *extra)
+        assert (result.exit_code, result.stdout) == (3, "")
+        assert result.stderr == ("convmig: warning: no legacy root stack of tenant no-such-project: check the project "
+                                 "id (convmig status --tenant lists its stacks)\n")
+    assert dump(url) == before
+
+
+def test_the_dry_run_shows_only_columns_that_change(sample_db):
+    url, _ = sample_db
+    plans = json.loads(cli("--db", url, "migrate", "--dry-run", "--all", "--format", "json").stdout)["trees"]
+    changes = [c for p in plans for c in p["changes"] if c["op"] == "update"]
+    assert changes
+    for change in changes:
+        assert all(change["before"].get(col) != value for col, value in change["after"].items()), change
+    table = cli("--db", url, "migrate", "--dry-run", "--all").stdout
+    assert "NULL → NULL" not in table and "NULL -> NULL" not in table

@@ -37,7 +37,7 @@ def test_five_resource_template_matches_heat_example():
     assert res[1].after["needed_by"] == "[3]"
     assert all(c.after["current_template_id"] == 10 for c in res.values())
     (st,) = [c for c in plan.changes if c.table == "stack"]
-    assert st.after == {"convergence": True, "current_traversal": "trav-1", "prev_raw_template_id": None}
+    assert st.after == {"convergence": True, "current_traversal": "trav-1"}  # prev_raw_template_id was NULL already
     assert st.before["convergence"] is False
 
 

@@ -307,7 +307,9 @@ def _image(row: dict, columns: tuple[str, ...]) -> dict:
 def _stack_change(st: dict, traversal: str) -> RowChange:
     """convergence on, a fresh traversal, no previous template; backup NULL becomes
     False, as Heat's ``Stack.store`` writes it."""
-    after = {"convergence": True, "current_traversal": traversal, "prev_raw_template_id": None}
+    after = {"convergence": True, "current_traversal": traversal}
+    if st["prev_raw_template_id"] is not None:  # only what changes: no "NULL -> NULL" in a plan
+        after["prev_raw_template_id"] = None
     if st["backup"] is None:
         after["backup"] = False
     return RowChange("stack", {"id": st["id"]}, UPDATE, _image(st, STACK_IMAGE), after)

@@ -12,7 +12,7 @@ from typing import Callable
 import click
 
 from migrator.heat.connection import connect_checked
-from migrator.errors import ConvmigError, UsageError, exit_code
+from migrator.errors import EXIT_PARTIAL, ConvmigError, UsageError, exit_code
 from migrator.execution.runner import RunReport, Runner
 from migrator.cli.options import Settings, batch_size_option, online_option, retry_option, dry_run_option, format_option, pass_settings, stack_ids_argument, tenant_option
 from migrator.planning.plan import TreePlan, precheck
@@ -173,9 +173,6 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
             selection = replace(selection, prune=True).validate()
     else:
         selection, retry_of = Selection(tuple(stack_ids), all_, tenant, limit, prune, repair).validate(), None
-    if dry_run:
-        _cli_dry_run(settings, selection, fmt)
-        return
     engine = connect_checked(settings.db_url)
     try:
         with engine.connect() as conn:
@@ -183,6 +180,13 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
         total = selection.total(engine)
     finally:
         engine.dispose()
+    if selection.tenant and not total:
+        click.echo(f"convmig: warning: no {'convergence' if selection.repair else 'legacy'} root stack of tenant "
+                   f"{selection.tenant}: check the project id (convmig status --tenant lists its stacks)", err=True)
+        click.get_current_context().exit(EXIT_PARTIAL)
+    if dry_run:
+        _cli_dry_run(settings, selection, fmt)
+        return
     settings.announce()
     progress = Progress(total)
     try:

@@ -1,9 +1,9 @@
 """``convmig status``: which engine each stack runs on, and what blocks the rest.
 
-Counts are done by the database (GROUP BY), and the blocking reasons come from
-two narrow scans (nested stacks' owner links and states, stack locks), so the
-command stays cheap on a cloud with a hundred thousand stacks. Template-level
-problems (stale rows, cycles) need a plan: ``convmig migrate --dry-run --all``.
+Counts are done by the database (GROUP BY). The blocking reasons are the
+planner's own refusals, computed read-only and batch by batch exactly as
+``migrate --dry-run --all`` computes them (so status names every tree a migrate
+would refuse, and why), plus stack locks, grouped by reason in the table.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ import click
 import sqlalchemy as sa
 from tabulate import tabulate
 
+from migrator.errors import EXIT_PARTIAL
 from migrator.heat.connection import connect_checked
 from migrator.heat.engines import engines, stack_locks
 from migrator.cli.options import Settings, format_option, pass_settings, tenant_option
 from migrator.heat.schema import check_schema, stack
+from migrator.heat.tree import on_engine
+from migrator.planning.batch import iter_legacy_roots, plan_roots
 
 #: Stacks Heat's tree walker skips: soft-deleted or backups (``backup = False``
 #: in SQL also drops NULL, as Heat's own query does).
@@ -66,44 +69,61 @@ def _root_of(stack_id: str, owners: dict[str, str]) -> str:
     return stack_id
 
 
-def _blocked(conn, tenant: str | None) -> list[dict]:
-    """Legacy roots that cannot be migrated now, each with every reason found."""
-    root_filter = [stack.c.owner_id.is_(None), stack.c.deleted_at.is_(None), sa.not_(sa.func.coalesce(stack.c.convergence, False))]
-    if tenant:
-        root_filter.append(stack.c.tenant == tenant)
-    roots = {
-        r.id: r
-        for r in conn.execute(
-            sa.select(stack.c.id, stack.c.name, stack.c.action, stack.c.status, stack.c.tenant).where(*root_filter)
-        )
-    }
-    reasons: dict[str, list[str]] = defaultdict(list)
-    for r in roots.values():
-        if r.status != "COMPLETE":
-            reasons[r.id].append(_state_reason("stack", r.name, r.id, r.action, r.status))
-    owners = {r.id: r.owner_id for r in conn.execute(sa.select(stack.c.id, stack.c.owner_id).where(stack.c.owner_id.is_not(None), _WALKED))}
-    nested_bad = conn.execute(
-        sa.select(stack.c.id, stack.c.name, stack.c.action, stack.c.status).where(
-            stack.c.owner_id.is_not(None), _WALKED, sa.or_(stack.c.status.is_(None), stack.c.status != "COMPLETE")
-        )
-    )
-    for r in nested_bad:
-        root = _root_of(r.id, owners)
-        if root in roots:
-            reasons[root].append(_state_reason("nested stack", r.name, r.id, r.action, r.status))
-    for stack_id, engine_id in stack_locks(conn).items():
+#: A refusal kind in words, for the grouped table.
+REASONS = {
+    "failed_state": "a stack is FAILED",
+    "in_progress": "an action in progress",
+    "stale_rows": "rows not in the template",
+    "duplicate_rows": "duplicate resource rows",
+    "bad_template": "template problem",
+    "undecidable": "value unknown offline",
+    "cycle": "dependency cycle",
+    "locked": "stack lock held",
+}
+
+
+def _blocked(engine, tenant: str | None) -> list[dict]:
+    """Legacy roots a migrate would refuse now, each with every reason: the planner's
+    own verdict (states, stale and duplicate rows, templates, undecidable values,
+    cycles), read-only and batch by batch as ``migrate --dry-run`` plans, plus
+    stack locks, which only a real run meets."""
+    found: dict[str, dict] = {}
+    for batch in iter_legacy_roots(engine, tenant=tenant):
+        with engine.connect() as conn:
+            planned = plan_roots(conn, batch)
+            conn.rollback()
+        for tree, plan in planned:
+            if plan.refusals:
+                entry = _entry(found, plan.root_id, plan.root_name, tree.root["tenant"] if tree else None)
+                entry["reasons"] += [{"kind": r.kind, "message": r.message} for r in plan.refusals]
+    _add_locks(engine, tenant, found)
+    return sorted(found.values(), key=lambda b: (b["name"] or "", b["root_id"]))
+
+
+def _entry(found: dict, root_id: str, name: str | None, tenant: str | None) -> dict:
+    return found.setdefault(root_id, {"root_id": root_id, "name": name, "tenant": tenant, "reasons": []})
+
+
+def _add_locks(engine, tenant: str | None, found: dict) -> None:
+    """A stack_lock on any stack of a legacy tree: migrate skips that tree (exit 3)."""
+    with engine.connect() as conn:
+        locks = stack_locks(conn)
+        if not locks:
+            return
+        owners = {r.id: r.owner_id for r in conn.execute(
+            sa.select(stack.c.id, stack.c.owner_id).where(stack.c.owner_id.is_not(None), _WALKED))}
+        roots = {_root_of(s, owners) for s in locks}
+        query = sa.select(stack.c.id, stack.c.name, stack.c.tenant).where(
+            stack.c.id.in_(sorted(roots)), stack.c.deleted_at.is_(None), on_engine(convergence=False))
+        if tenant:
+            query = query.where(stack.c.tenant == tenant)
+        legacy = {r.id: r for r in conn.execute(query)}
+    for stack_id, engine_id in sorted(locks.items()):
         root = _root_of(stack_id, owners)
-        if root in roots:
-            reasons[root].append(f"stack {stack_id} is locked by engine {engine_id}")
-    return [
-        {"root_id": rid, "name": roots[rid].name, "tenant": roots[rid].tenant, "reasons": reasons[rid]}
-        for rid in sorted(reasons, key=lambda i: (roots[i].name or "", i))
-    ]
-
-
-def _state_reason(kind: str, name: str, stack_id: str, action: str, status: str) -> str:
-    what = "wait for it to finish and re-run" if status == "IN_PROGRESS" else "fix or update it first"
-    return f"{kind} {name} ({stack_id}) is {action}_{status}: {what}"
+        if root in legacy:
+            row = legacy[root]
+            _entry(found, root, row.name, row.tenant)["reasons"].append(
+                {"kind": "locked", "message": f"stack {stack_id} is locked by engine {engine_id}"})
 
 
 def status(settings: Settings, tenant: str | None = None) -> dict:
@@ -114,13 +134,14 @@ def status(settings: Settings, tenant: str | None = None) -> dict:
             check_schema(conn)
             report = {
                 "counts": _counts(conn, tenant),
-                "blocked": _blocked(conn, tenant),
+                "blocked": [],
                 "engines": [
                     {"engine_id": e.engine_id, "host": e.hostname or e.host, "alive": e.alive,
                      "last_seen": e.last_seen.isoformat() if e.last_seen else None}
                     for e in engines(conn)
                 ],
             }
+        report["blocked"] = _blocked(engine, tenant)
     finally:
         engine.dispose()
     conf = settings.heat_conf
@@ -140,6 +161,27 @@ def _totals(counts: list[dict]) -> dict[str, Counter]:
     return totals
 
 
+def _grouped(blocked: list[dict]) -> list[list]:
+    """One row per reason: how many trees, and the first few by name (fits 100 columns)."""
+    trees: dict[str, list[str]] = defaultdict(list)
+    for b in blocked:
+        for kind in dict.fromkeys(r["kind"] for r in b["reasons"]):
+            trees[kind].append(b["name"] or b["root_id"])
+    rows = []
+    for kind, names in sorted(trees.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        shown = ", ".join(names[:EXAMPLES]) + (f" and {len(names) - EXAMPLES} more" if len(names) > EXAMPLES else "")
+        rows.append([REASONS.get(kind, kind), len(names), _fit(shown, EXAMPLE_WIDTH)])
+    return rows
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+#: Names shown per reason, and the width of that column.
+EXAMPLES, EXAMPLE_WIDTH = 3, 60
+
+
 def render_table(report: dict) -> str:
     """The human report: totals per engine, states, blocked roots."""
     totals = _totals(report["counts"])
@@ -155,13 +197,9 @@ def render_table(report: dict) -> str:
         ),
     ]
     if report["blocked"]:
-        lines += ["", f"{len(report['blocked'])} legacy root stack(s) cannot be migrated now:"]
-        lines.append(
-            tabulate(
-                [[b["name"], b["root_id"], "; ".join(b["reasons"])] for b in report["blocked"]],
-                headers=["root stack", "id", "why"],
-            )
-        )
+        lines += ["", f"{len(report['blocked'])} legacy root stack(s) cannot be migrated now "
+                      "(each reason: status --format json):",
+                  tabulate(_grouped(report["blocked"]), headers=["why", "trees", "for example"])]
     live = [e for e in report["engines"] if e["alive"]]
     if live:
         lines += ["", "live heat-engines: " + ", ".join(f"{e['engine_id']} on {e['host']}" for e in live)]
@@ -182,9 +220,13 @@ def cli(settings: Settings, tenant: str | None, fmt: str) -> None:
       convmig --heat-config /etc/heat/heat.conf status --tenant 5f0e... --format json
     """
     report = status(settings, tenant)
+    if tenant and not report["counts"]:
+        report["warnings"].append(f"no stack of tenant {tenant}: check the project id (openstack project list)")
     for warning in report["warnings"]:
         click.echo(f"convmig: warning: {warning}", err=True)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         click.echo(render_table(report))
+    if tenant and not report["counts"]:
+        click.get_current_context().exit(EXIT_PARTIAL)
