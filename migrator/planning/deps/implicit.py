@@ -74,12 +74,10 @@ class _Stack:
         self.used_rows = False
         self._files = files
         self._registry = Registry(environment)
-        self._param_defaults = _environment_parts(environment)[1] if isinstance(environment, dict) else {}
-        params = _Parameters(dialect, template.get(dialect.parameters) or {}, environment, ident)
-        ev = _Evaluator(dialect, template, params)
-        self._values = LoadValues(dialect, ev, frozenset(resources), files)
-        self._created = LoadValues(dialect, ev, frozenset(resources), files, refs=physical_ids)
+        self._template, self._environment, self._ident, self._dialect = template, environment, ident, dialect
+        self._load_values = None
         self._kinds: dict = {}
+        self._having: dict = {}
         self._props: dict = {}
         self._provider: dict = {}
 
@@ -92,15 +90,38 @@ class _Stack:
         """``Resource.has_interface``."""
         return self.types[name] == interface or self.kind(name).interface == interface
 
+    def having(self, *interfaces: str) -> list:
+        """The resources with any of these interfaces, in template order (cached).
+
+        A rule looks only at these: a pair Heat would skip on a type test costs
+        nothing, and a property is read only when some resource can match."""
+        key = interfaces
+        if key not in self._having:
+            self._having[key] = [n for n in self.names if any(self.has(n, i) for i in interfaces)]
+        return self._having[key]
+
+    def _values_pair(self) -> tuple:
+        """(load-time, creation-time) function values, built on the first property read:
+        most stacks with a rule's type never read one."""
+        if self._load_values is None:
+            d, env = self._dialect, self._environment
+            self._param_defaults = _environment_parts(env)[1] if isinstance(env, dict) else {}
+            params = _Parameters(d, self._template.get(d.parameters) or {}, env, self._ident)
+            ev = _Evaluator(d, self._template, params)
+            names = frozenset(self._template.get(d.resources) or {})
+            self._load_values = (LoadValues(d, ev, names, self._files),
+                                 LoadValues(d, ev, names, self._files, refs=self.physical_ids))
+        return self._load_values
+
     def props(self, name) -> Properties:
         if name not in self._props:
-            self._props[name] = Properties(self._schema(name), self._data(name), self._values,
+            self._props[name] = Properties(self._schema(name), self._data(name), self._values_pair()[0],
                                            f"resource {name!r}")
         return self._props[name]
 
     def created_props(self, name) -> Properties:
         """The properties as they resolved when the resource was created (physical ids)."""
-        return Properties(self._schema(name), self._data(name), self._created, f"resource {name!r}")
+        return Properties(self._schema(name), self._data(name), self._values_pair()[1], f"resource {name!r}")
 
     def _data(self, name):
         return self.snippets[name].get(self.props_key) or {}
@@ -122,6 +143,7 @@ class _Stack:
             if not isinstance(text, str):
                 raise Undecidable(f"resource {name!r}: provider template {template_name!r} "
                                   "is not in the stack's stored files")
+            self._values_pair()  # sets _param_defaults
             self._provider[template_name] = provider_schema(_parse(text), self._param_defaults)
         return self._provider[template_name]
 
@@ -154,22 +176,22 @@ def _read(func: Callable):
 
 def _port(st: _Stack, me) -> None:
     """Port: every Subnet on the port's network."""
-    for res in st.names:
-        if st.has(res, SUBNET):
-            ok, pair = _read(lambda: (st.props(res).get("network"), st.props(me)["network"]))
-            if ok and pair[0] == pair[1]:
-                st.add(me, res)
+    for res in st.having(SUBNET):
+        ok, pair = _read(lambda: (st.props(res).get("network"), st.props(me)["network"]))
+        if ok and pair[0] == pair[1]:
+            st.add(me, res)
 
 
 def _server(st: _Stack, me) -> None:
     """Server: Subnets of its networks; one with no known network; any, when an
     entry of ``networks`` has no network."""
+    subnets = st.having(SUBNET)
+    if not subnets:
+        return
     ok, nets = _read(lambda: st.props(me)["networks"])
     if not ok or not nets:
         return
-    for res in st.names:
-        if not st.has(res, SUBNET):
-            continue
+    for res in subnets:
         ok, subnet_net = _read(lambda: st.props(res).get("network"))
         if not ok:
             continue
@@ -186,20 +208,22 @@ def _server(st: _Stack, me) -> None:
 def _router(st: _Stack, me) -> None:
     """Router: Subnets on its external gateway's network. An unreadable
     external_gateway_info ends the rule (Heat reads it outside its try)."""
+    subnets = st.having(SUBNET)
+    if not subnets:
+        return
     ok, gateway = _read(lambda: st.props(me)["external_gateway_info"])
     if not ok or not gateway:
         return
     gateway_net = gateway.get("network")
-    for res in st.names:
-        if st.has(res, SUBNET):
-            ok, subnet_net = _read(lambda: st.props(res).get("network"))
-            if ok and subnet_net == gateway_net:
-                st.add(me, res)
+    for res in subnets:
+        ok, subnet_net = _read(lambda: st.props(res).get("network"))
+        if ok and subnet_net == gateway_net:
+            st.add(me, res)
 
 
 def _router_gateway(st: _Stack, me) -> None:
     """RouterGateway: RouterInterfaces on its router, Subnets on its network."""
-    for res in st.names:
+    for res in st.having(IFACE, SUBNET):
         if st.has(res, IFACE):
             ok, pair = _read(lambda: (st.props(res)["router"], st.props(me)["router_id"]))
             if ok and pair[0] == pair[1]:
@@ -213,7 +237,7 @@ def _router_gateway(st: _Stack, me) -> None:
 def _floating_ip(st: _Stack, me) -> None:
     """FloatingIP: gateways and routers on its floating network; interfaces on the
     subnet of a port it already depends on."""
-    for res in st.names:
+    for res in st.having(GATEWAY, IFACE, ROUTER):
         if st.has(res, GATEWAY):
             ok, pair = _read(lambda: (st.props(res).get("network") or st.props(res).get("network_id"),
                                       st.props(me)["floating_network"]))
@@ -288,9 +312,9 @@ def _network_subnets(st: _Stack, network) -> set:
     """Neutron's ``show_network(network)['subnets']``, answered from the stack."""
     st.used_rows = True
     found = set()
-    for res in st.names:
+    for res in st.having(SUBNET):
         pid = st.physical_ids.get(res)
-        if pid and st.has(res, SUBNET):
+        if pid:
             ok, net = _read(lambda: st.created_props(res).get("network"))
             if ok and net == network:
                 found.add(pid)
@@ -300,14 +324,13 @@ def _network_subnets(st: _Stack, network) -> set:
 def _association(st: _Stack, me) -> None:
     """FloatingIPAssociation / FloatingIPPortForward: interfaces on the subnet of
     the first fixed IP of a port they depend on."""
-    for res in st.names:
-        if st.has(res, IFACE):
-            _interface_via_port(st, me, res, _first_fixed_ip_on_subnet)
+    for res in st.having(IFACE):
+        _interface_via_port(st, me, res, _first_fixed_ip_on_subnet)
 
 
 def _extra_route(st: _Stack, me) -> None:
     """ExtraRoute: RouterInterfaces and RouterGateways on its router."""
-    for res in st.names:
+    for res in st.having(IFACE, GATEWAY):
         if st.has(res, IFACE):
             ok, pair = _read(lambda: (st.props(me)["router_id"], st.props(res).get("router")))
         elif st.has(res, GATEWAY):
@@ -320,20 +343,18 @@ def _extra_route(st: _Stack, me) -> None:
 
 def _extra_route_set(st: _Stack, me) -> None:
     """ExtraRouteSet: RouterInterfaces on its router."""
-    for res in st.names:
-        if st.has(res, IFACE):
-            ok, pair = _read(lambda: (st.props(me)["router"], st.props(res).get("router")))
-            if ok and pair[0] == pair[1]:
-                st.add(me, res)
+    for res in st.having(IFACE):
+        ok, pair = _read(lambda: (st.props(me)["router"], st.props(res).get("router")))
+        if ok and pair[0] == pair[1]:
+            st.add(me, res)
 
 
 def _vpc_gateway_attachment(st: _Stack, me) -> None:
     """VPCGatewayAttachment: every RouteTable of its VPC."""
-    for res in st.names:
-        if st.has(res, ROUTE_TABLE):
-            ok, pair = _read(lambda: (st.props(me)["VpcId"], st.props(res).get("VpcId")))
-            if ok and pair[0] == pair[1]:
-                st.add(me, res)
+    for res in st.having(ROUTE_TABLE):
+        ok, pair = _read(lambda: (st.props(me)["VpcId"], st.props(res).get("VpcId")))
+        if ok and pair[0] == pair[1]:
+            st.add(me, res)
 
 
 RULES = {
