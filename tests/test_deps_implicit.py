@@ -362,9 +362,12 @@ def test_stack_without_rule_types_pays_nothing(monkeypatch):
         raise AssertionError("implicit rules ran")
     monkeypatch.setattr(full, "implicit_dependencies", boom)
     template = hot({"a": {"type": "OS::Heat::None"}, "b": {"type": "OS::Heat::Value", "depends_on": "a"}})
-    assert stack_dependencies(template, None, None, []) == template_dependencies(template)
+    stored = {"resource_registry": {"resources": {"a": {"hooks": "pre-create"}}}, "parameters": {}}
+    assert stack_dependencies(template, stored, None, []) == template_dependencies(template)
     with pytest.raises(AssertionError):
         stack_dependencies(hot({"p": port("n")}), None, None, [])
+    with pytest.raises(AssertionError):
+        stack_dependencies(template, {"resource_registry": {"resources": {"a": {"X": "OS::Neutron::Port"}}}}, None, [])
 
 
 def test_implicit_edge_closing_a_cycle_is_refused_with_the_names():

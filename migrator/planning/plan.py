@@ -23,7 +23,8 @@ from typing import Callable
 
 from migrator.planning.changes import DELETE, UPDATE, RowChange
 from migrator.planning.deps import (
-    TemplateDeps, TemplateError, Undecidable, find_cycle, physical_ids, template_dependencies, with_implicit)
+    TemplateDeps, TemplateError, Undecidable, find_cycle, needs_implicit, physical_ids, template_dependencies,
+    with_implicit)
 from migrator.heat.schema import load_json
 from migrator.heat.tree import Missing, Tree
 
@@ -201,15 +202,15 @@ def _read_template(st: dict, tmpl_row: dict, memo: dict | None, tree: Tree) -> t
     try:
         template = load_json(tmpl_row["template"])
         environment = load_json(tmpl_row["environment"])
-        files = _files_of(tree, tmpl_row)
     except ValueError as exc:
-        return Refusal("bad_template", f"stack {label(st)}: raw_template {tmpl_row['id']} or its files are not valid JSON ({exc}); repair it first", st["id"])
+        return Refusal("bad_template", f"stack {label(st)}: raw_template {tmpl_row['id']} is not valid JSON ({exc}); repair it first", st["id"])
     environment = environment if isinstance(environment, dict) else None
     ident = {"stack_name": st["name"], "stack_id": st["id"], "tenant": st["tenant"]}
     try:
         deps = template_dependencies(template or {}, environment, **ident)
-        deps = with_implicit(deps, template or {}, environment, files,
-                             physical_ids(tree.resources.get(st["id"], [])), **ident)
+        if needs_implicit(deps, environment):
+            deps = with_implicit(deps, template or {}, environment, _files_of(tree, tmpl_row),
+                                 physical_ids(tree.resources.get(st["id"], [])), **ident)
     except TemplateError as exc:
         return Refusal("bad_template", f"stack {label(st)}: {exc}; fix the template with a stack update first", st["id"])
     except Undecidable as exc:
@@ -225,7 +226,10 @@ def _files_of(tree: Tree, tmpl_row: dict) -> dict:
     row = tree.stack_files.get(tmpl_row["files_id"]) if tmpl_row["files_id"] is not None else None
     if row is None:
         return {}
-    files = load_json(row["files"])
+    try:
+        files = load_json(row["files"])
+    except ValueError as exc:
+        raise TemplateError(f"the files of raw_template {tmpl_row['id']} are not valid JSON ({exc})") from None
     return files if isinstance(files, dict) else {}
 
 

@@ -54,7 +54,8 @@ from __future__ import annotations
 from migrator.planning.deps.cycles import find_cycle
 from migrator.planning.deps.explicit import template_dependencies
 from migrator.planning.deps.full import physical_ids, stack_dependencies, with_implicit
+from migrator.planning.deps.implicit import needs_implicit
 from migrator.planning.deps.model import TemplateDeps, TemplateError, Undecidable
 
 __all__ = ["TemplateError", "Undecidable", "TemplateDeps", "template_dependencies", "stack_dependencies",
-           "with_implicit", "physical_ids", "find_cycle"]
+           "with_implicit", "needs_implicit", "physical_ids", "find_cycle"]

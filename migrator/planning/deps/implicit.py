@@ -50,7 +50,7 @@ from migrator.planning.deps.model import TemplateDeps, Undecidable
 from migrator.planning.deps.parameters import _environment_parts, _Parameters
 from migrator.planning.deps.properties import (
     PLUGIN_SCHEMAS, LoadValues, Properties, PropertyError, Schema, provider_schema)
-from migrator.planning.deps.registry import Registry
+from migrator.planning.deps.registry import NOT_TYPES, Registry
 
 SUBNET, PORT, ROUTER = "OS::Neutron::Subnet", "OS::Neutron::Port", "OS::Neutron::Router"
 IFACE, GATEWAY, ROUTE_TABLE = "OS::Neutron::RouterInterface", "OS::Neutron::RouterGateway", "AWS::EC2::RouteTable"
@@ -374,9 +374,24 @@ RULES = {
 def needs_implicit(deps: TemplateDeps, environment: dict | None) -> bool:
     """Whether any rule can run: a rule's type in the template, or a registry that
     could alias one. The cheap test that lets other stacks skip all of this."""
-    if isinstance(environment, dict) and environment.get("resource_registry"):
+    if any(t in RULES for t in deps.types.values()):
         return True
-    return any(t in RULES for t in deps.types.values())
+    return isinstance(environment, dict) and _maps_types(environment.get("resource_registry"))
+
+
+def _maps_types(registry) -> bool:
+    """Whether a stored registry maps any type. Heat stores ``{"resources": {}}``
+    for every stack, which maps nothing."""
+    if not isinstance(registry, dict):
+        return False
+    for key, value in registry.items():
+        if key == "resources" and isinstance(value, dict):
+            if any(isinstance(v, dict) and any(isinstance(x, str) and k not in NOT_TYPES for k, x in v.items())
+                   for v in value.values()):
+                return True
+        elif isinstance(value, str):
+            return True
+    return False
 
 
 def implicit_dependencies(template: dict, environment: dict | None, files: dict | None, deps: TemplateDeps,

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from migrator.planning.deps.model import TemplateError
 
 _TEMPLATE_SUFFIXES = (".yaml", ".template")
+#: Keys of a per-resource registry entry that are not types (``is_hook_definition``,
+#: ``is_valid_restricted_action``).
+NOT_TYPES = frozenset({"hooks", "restricted_actions"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class Registry:
             if key == "resources" and isinstance(value, dict):
                 for rname, entries in value.items():
                     if isinstance(entries, dict):
-                        own = {t: v for t, v in entries.items() if isinstance(v, str)}
+                        own = {t: v for t, v in entries.items() if isinstance(v, str) and t not in NOT_TYPES}
                         if own:
                             self._by_name[rname] = own
             elif isinstance(value, str):
