@@ -407,3 +407,58 @@ def test_a_registry_loop_is_a_template_error():
     res = {"p": {"type": "A::B", "properties": {"network": "x"}}}
     with pytest.raises(TemplateError, match="loop"):
         implicit(res, {"resource_registry": {"A::B": "C::D", "C::D": "A::B"}})
+
+
+def test_corrupt_files_map_is_refused_naming_the_template():
+    res = {"net": NET, "sub": {"type": "OS::Neutron::Subnet", "properties": {"network": GR_NET}}, "p": port(GR_NET)}
+    env = {"resource_registry": {"OS::Neutron::Subnet": "subnet.yaml"}}
+    st = stack_row("s1", "web", 10)
+    rows = [resource_row(i + 1, "s1", n) for i, n in enumerate(res)]
+    tree = Tree(root=st, stacks=[st], resources={"s1": rows}, templates={10: template_row(10, hot(res), env, files_id=7)},
+                stack_files={7: {"id": 7, "files": "{not json"}})
+    plan = plan_tree(tree)
+    assert [r.kind for r in plan.refusals] == ["bad_template"]
+    assert "files of raw_template 10" in plan.refusals[0].message
+
+
+def test_tree_loads_the_files_of_templates_that_may_need_them(sqlite_url):
+    """Provider templates live in raw_template_files: the loader reads the rows of
+    current templates that name a template file, and only those."""
+    import sqlalchemy as sa
+
+    from migrator.heat.connection import make_engine
+    from migrator.heat.tree import legacy_root_ids, load_trees
+    from migrator.sample.build import build_sample
+
+    engine = make_engine(sqlite_url, must_exist=False)
+    try:
+        build_sample(engine, roots=12, seed=3, specials=False)
+        with engine.connect() as conn:
+            trees, _ = load_trees(conn, legacy_root_ids(conn))
+    finally:
+        engine.dispose()
+    hinted_somewhere = False
+    for tree in trees:
+        wanted, others = set(), set()
+        for st in tree.stacks:
+            row = tree.templates[st["raw_template_id"]]
+            if row["files_id"] is None:
+                continue
+            hinted = any(h in row["template"] + (row["environment"] or "") for h in (".yaml", ".template", "get_file"))
+            (wanted if hinted else others).add(row["files_id"])
+        assert set(tree.stack_files) == wanted
+        hinted_somewhere |= bool(wanted)
+    assert hinted_somewhere
+
+
+def test_only_templates_naming_a_file_load_their_files():
+    from migrator.heat.tree import _may_need_files
+
+    def row(template, environment="{}", files_id=4):
+        return {"template": json.dumps(template), "environment": environment, "files_id": files_id}
+    plain = hot({"a": {"type": "OS::Heat::None"}})
+    assert not _may_need_files(row(plain))
+    assert not _may_need_files(row(hot({"a": {"type": "x.yaml"}}), files_id=None))
+    assert _may_need_files(row(hot({"a": {"type": "x.yaml"}})))
+    assert _may_need_files(row(plain, json.dumps({"resource_registry": {"A::B": "b.template"}})))
+    assert _may_need_files(row(hot({"a": {"type": "OS::Heat::Value", "properties": {"value": {"get_file": "f"}}}})))
