@@ -44,7 +44,8 @@ Errors: :class:`TemplateError` when Heat itself would reject the template (its
 validation or its dependency computation would fail); :class:`Undecidable` when the
 answer depends on a value that cannot be known offline (an encrypted hidden
 parameter, a parameter with no value, a stack identity the caller did not give, a
-``yaql`` expression, a resource name computed at run time). When both occur in one
+``yaql`` expression, a resource name computed at run time, a property an implicit
+rule compares whose value needs a function not evaluated offline). When both occur in one
 template, the TemplateError wins: Heat would refuse the template whatever the value.
 Messages never quote parameter values, so no secret from the environment leaks.
 """

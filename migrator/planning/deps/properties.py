@@ -229,7 +229,7 @@ class LoadValues:
     def _get_file(self, fn, args, where):
         name = self.resolve(args, where)
         if not isinstance(name, str) or name not in self._files:
-            raise Undecidable(f"{where}: get_file {name!r} is not in the stack's stored files")
+            raise Undecidable(f"{where}: get_file names a file that is not in the stack's stored files")
         return self._files[name]
 
     def _str_replace(self, fn, args, where):
