@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from migrator.heat import schema
 from migrator.heat.connection import make_engine
-from migrator.planning.deps import template_dependencies
+from migrator.planning.deps import stack_dependencies
 from migrator.sample.build import build_sample
 from migrator.heat.tree import ACTIVE
 
@@ -56,6 +56,7 @@ def _check_invariants(url, before, after, sample):
     old_res = {r["id"]: r for r in before["resource"]}
     templates_after = {t["id"]: t for t in after["raw_template"]}
     files_after = {f["id"] for f in after["raw_template_files"]}
+    files_rows = {f["id"]: f for f in after["raw_template_files"]}
     traversals = []
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -83,8 +84,11 @@ def _check_invariants(url, before, after, sample):
             assert new["current_deps"] == old["current_deps"]  # 14
             tmpl = json.loads(templates_after[new["raw_template_id"]]["template"])
             env = json.loads(templates_after[new["raw_template_id"]]["environment"] or "null")
-            deps = template_dependencies(tmpl, env, stack_name=new["name"], stack_id=sid, tenant=new["tenant"])
             rows = [r for r in active.values() if r.stack_id == sid]
+            files_id = templates_after[new["raw_template_id"]]["files_id"]
+            files = json.loads(files_rows[files_id]["files"]) if files_id in files_rows else None
+            deps = stack_dependencies(tmpl, env, files, [dict(r._mapping) for r in rows],
+                                      stack_name=new["name"], stack_id=sid, tenant=new["tenant"])
             ids_by_name = {r.name: r.id for r in rows}
             assert sorted(ids_by_name) == sorted(r.name for r in rows)  # 9: one row per name
             assert set(ids_by_name) <= set(deps.resources)

@@ -58,6 +58,9 @@ class Tree:
     files: dict[int, dict] = field(default_factory=dict)  # raw_template_files rows a deletion would orphan
     template_refs: dict[int, int] = field(default_factory=dict)  # prev template id -> references from elsewhere
     files_refs: dict[int, set[int]] = field(default_factory=dict)  # files id -> raw_template ids using it
+    #: raw_template_files rows of the current templates that may need them (provider
+    #: templates or get_file), for reading the templates as Heat loads them.
+    stack_files: dict[int, dict] = field(default_factory=dict)
     prune: "PruneDetails | None" = None
 
     @property
@@ -183,7 +186,10 @@ def _load_templates(conn: Connection, trees: list[Tree]) -> None:
     prev_ids = {s["prev_raw_template_id"] for t in trees for s in t.stacks if s["prev_raw_template_id"]}
     refs = _template_refs(conn, trees, prev_ids)
     files_users = _files_users(conn, {rows[p]["files_id"] for p in prev_ids if p in rows})
-    files_rows = {r["id"]: r for r in _select_in(conn, raw_template_files, raw_template_files.c.id, files_users)}
+    current = {s["raw_template_id"] for t in trees for s in t.stacks}
+    needed = {rows[i]["files_id"] for i in current if i in rows and _may_need_files(rows[i])}
+    files_rows = {r["id"]: r for r in _select_in(conn, raw_template_files, raw_template_files.c.id,
+                                                 set(files_users) | needed)}
     for tree in trees:
         ids = {s[c] for s in tree.stacks for c in ("raw_template_id", "prev_raw_template_id") if s[c]}
         tree.templates = {i: rows[i] for i in ids if i in rows}
@@ -191,6 +197,22 @@ def _load_templates(conn: Connection, trees: list[Tree]) -> None:
         fids = {tree.templates[i]["files_id"] for i in tree.template_refs if i in tree.templates}
         tree.files = {f: files_rows[f] for f in fids if f in files_rows}
         tree.files_refs = {f: files_users.get(f, set()) for f in fids if f is not None}
+        own = {rows[s["raw_template_id"]]["files_id"] for s in tree.stacks if s["raw_template_id"] in rows}
+        tree.stack_files = {f: files_rows[f] for f in own & needed if f in files_rows}
+
+
+#: Text that shows a template or environment may read its files map: a provider
+#: template (``*.yaml`` / ``*.template`` type or registry entry) or ``get_file``.
+_FILES_HINTS = (".yaml", ".template", "get_file")
+
+
+def _may_need_files(row: dict) -> bool:
+    """Whether the implicit-dependency rules may need this template's files: a
+    substring test, so that templates without them do not load their files rows."""
+    if row["files_id"] is None:
+        return False
+    text = f"{row['template'] or ''}{row['environment'] or ''}"
+    return any(hint in text for hint in _FILES_HINTS)
 
 
 def _template_refs(conn: Connection, trees: list[Tree], prev_ids: set[int]) -> dict[int, int]:

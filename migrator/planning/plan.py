@@ -22,7 +22,9 @@ from datetime import datetime
 from typing import Callable
 
 from migrator.planning.changes import DELETE, UPDATE, RowChange
-from migrator.planning.deps import TemplateDeps, TemplateError, Undecidable, find_cycle, template_dependencies
+from migrator.planning.deps import (
+    TemplateDeps, TemplateError, Undecidable, find_cycle, needs_implicit, physical_ids, template_dependencies,
+    with_implicit)
 from migrator.heat.schema import load_json
 from migrator.heat.tree import Missing, Tree
 
@@ -176,7 +178,7 @@ def _analyse_stack(tree: Tree, st: dict, memo: dict | None = None) -> tuple[Stac
     tmpl_row = tree.templates.get(st["raw_template_id"])
     if tmpl_row is None:
         return analysis, [Refusal("bad_template", f"stack {label(st)} has no raw_template {st['raw_template_id']}: the database is inconsistent", st["id"])]
-    reading = _read_template(st, tmpl_row, memo)
+    reading = _read_template(st, tmpl_row, memo, tree)
     if isinstance(reading, Refusal):
         return analysis, [reading]
     analysis.deps, cycle = reading
@@ -185,15 +187,17 @@ def _analyse_stack(tree: Tree, st: dict, memo: dict | None = None) -> tuple[Stac
     return analysis, _sort_rows(analysis, tree.resources.get(st["id"], []))
 
 
-def _read_template(st: dict, tmpl_row: dict, memo: dict | None) -> tuple[TemplateDeps, list | None] | Refusal:
-    """The stack's dependencies and their first cycle, or why they cannot be read.
+def _read_template(st: dict, tmpl_row: dict, memo: dict | None, tree: Tree) -> tuple[TemplateDeps, list | None] | Refusal:
+    """The stack's dependencies (explicit and implicit) and their first cycle, or
+    why they cannot be read.
 
-    The result is a function of the template and environment text alone unless
-    a pseudo parameter (the stack's own name, id or project) decided it, so it
-    is kept in ``memo`` under that text, and only then. Refusals are not kept:
-    their message names the stack."""
-    key = (tmpl_row["template"], tmpl_row["environment"])
-    shareable = memo is not None and all(isinstance(part, str) for part in key)
+    The result is a function of the template, environment and files alone unless
+    a pseudo parameter (the stack's own name, id or project) or a row's physical
+    id (``deps.implicit``, FloatingIP) decided it, so it is kept in ``memo`` under
+    that text, and only then. Refusals are not kept: their message names the stack."""
+    files_id = tmpl_row["files_id"] if tmpl_row["files_id"] in tree.stack_files else None
+    key = (tmpl_row["template"], tmpl_row["environment"], files_id)
+    shareable = memo is not None and all(isinstance(part, str) for part in key[:2])
     if shareable and key in memo:
         return memo[key]
     try:
@@ -201,19 +205,33 @@ def _read_template(st: dict, tmpl_row: dict, memo: dict | None) -> tuple[Templat
         environment = load_json(tmpl_row["environment"])
     except ValueError as exc:
         return Refusal("bad_template", f"stack {label(st)}: raw_template {tmpl_row['id']} is not valid JSON ({exc}); repair it first", st["id"])
+    environment = environment if isinstance(environment, dict) else None
+    ident = {"stack_name": st["name"], "stack_id": st["id"], "tenant": st["tenant"]}
     try:
-        deps = template_dependencies(
-            template or {}, environment if isinstance(environment, dict) else None,
-            stack_name=st["name"], stack_id=st["id"], tenant=st["tenant"],
-        )
+        deps = template_dependencies(template or {}, environment, **ident)
+        if needs_implicit(deps, environment):
+            deps = with_implicit(deps, template or {}, environment, _files_of(tree, tmpl_row),
+                                 physical_ids(tree.resources.get(st["id"], [])), **ident)
     except TemplateError as exc:
         return Refusal("bad_template", f"stack {label(st)}: {exc}; fix the template with a stack update first", st["id"])
     except Undecidable as exc:
-        return Refusal("undecidable", f"stack {label(st)}: {exc}; cannot tell which resources are enabled, so nothing is guessed", st["id"])
+        return Refusal("undecidable", f"stack {label(st)}: {exc}; cannot tell which resources are enabled or what they require, so nothing is guessed", st["id"])
     reading = (deps, find_cycle(deps.requires))
-    if shareable and not deps.uses_identity:
+    if shareable and not deps.uses_identity and not deps.uses_rows:
         memo[key] = reading
     return reading
+
+
+def _files_of(tree: Tree, tmpl_row: dict) -> dict:
+    """The template's files map, when the tree loaded it (``Tree.stack_files``)."""
+    row = tree.stack_files.get(tmpl_row["files_id"]) if tmpl_row["files_id"] is not None else None
+    if row is None:
+        return {}
+    try:
+        files = load_json(row["files"])
+    except ValueError as exc:
+        raise TemplateError(f"the files of raw_template {tmpl_row['id']} are not valid JSON ({exc})") from None
+    return files if isinstance(files, dict) else {}
 
 
 def _sort_rows(analysis: StackAnalysis, rows: list[dict]) -> list[Refusal]:

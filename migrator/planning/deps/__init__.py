@@ -2,9 +2,10 @@
 
 Heat's own migration (``Stack.migrate_to_convergence``) writes ``resource.requires``
 from ``Stack.dependencies``: the graph Heat builds from the *current* template,
-with conditions evaluated against the stored environment. This module rebuilds the
-explicit part of that graph from the raw template alone, so the planner can work
-offline on tens of thousands of stacks without loading Heat or its plugins.
+with conditions evaluated against the stored environment. This package rebuilds
+that graph from the stored template, environment, files and rows alone, so the
+planner can work offline on tens of thousands of stacks without loading Heat or
+its plugins.
 
 What counts, exactly as Heat's engine counts it (checked against openstack-heat
 27.0.1: ``heat/engine/template_common.py``, ``hot/template.py``, ``cfn/template.py``,
@@ -27,21 +28,24 @@ What counts, exactly as Heat's engine counts it (checked against openstack-heat
 * A resource with a non-empty ``external_id`` has no dependencies (Heat refuses one
   that has ``depends_on``).
 
-Out of scope: implicit dependencies added by resource plugins
-(``Resource.add_dependencies``: Port/Server on Subnet, FloatingIP on RouterGateway,
-and so on). They need Heat's plugins and resolved property values; Heat's
-migration only computes them when its plugins can, and leaving them out affects
-only delete ordering (reference/heat-convergence.md section 3.3, 4.2). Outputs,
-``deletion_policy`` and ``update_policy`` carry no resource dependencies and are not
-checked; neither are the properties of a disabled resource (Heat parses them, so a
-malformed function there is an error Heat reports and this module does not), nor
-parameter schemas that no condition or resource name uses.
+Implicit dependencies, added by resource plugins (``Resource.add_dependencies``:
+Port/Server on Subnet, FloatingIP on RouterGateway, ...), are :mod:`implicit`'s:
+the ten rules of Heat 27.0.1 on property values as Heat reads them when it loads
+the stored stack (:mod:`properties`), with ``has_interface`` through the
+``resource_registry`` (:mod:`registry`). :func:`stack_dependencies` (:mod:`full`)
+gives one stack's whole graph, explicit and implicit, which is what Heat's
+migration writes. Outputs, ``deletion_policy`` and ``update_policy`` carry no
+resource dependencies and are not checked; neither are the properties of a
+disabled resource (Heat parses them, so a malformed function there is an error
+Heat reports and this module does not), nor parameter schemas that no condition,
+resource name or compared property uses.
 
 Errors: :class:`TemplateError` when Heat itself would reject the template (its
 validation or its dependency computation would fail); :class:`Undecidable` when the
 answer depends on a value that cannot be known offline (an encrypted hidden
 parameter, a parameter with no value, a stack identity the caller did not give, a
-resource name computed at run time). ``yaql`` runs as in Heat (``expressions``: the
+resource name computed at run time, a property an implicit rule compares whose value
+needs a function not evaluated offline). ``yaql`` runs as in Heat (``expressions``: the
 same library and Heat's ``[yaql]`` limits). An ``if`` whose condition cannot be known
 is still decided when both branches need the same resources: only a value that would
 change the graph is a reason to refuse. When both occur in one
@@ -53,6 +57,9 @@ from __future__ import annotations
 
 from migrator.planning.deps.cycles import find_cycle
 from migrator.planning.deps.explicit import template_dependencies
+from migrator.planning.deps.full import physical_ids, stack_dependencies, with_implicit
+from migrator.planning.deps.implicit import needs_implicit
 from migrator.planning.deps.model import TemplateDeps, TemplateError, Undecidable
 
-__all__ = ["TemplateError", "Undecidable", "TemplateDeps", "template_dependencies", "find_cycle"]
+__all__ = ["TemplateError", "Undecidable", "TemplateDeps", "template_dependencies", "stack_dependencies",
+           "with_implicit", "needs_implicit", "physical_ids", "find_cycle"]

@@ -14,7 +14,9 @@ class Undecidable(Exception):
 
 @dataclass(frozen=True)
 class TemplateDeps:
-    """Enabled resources of one template and the explicit dependencies between them.
+    """Enabled resources of one template and the dependencies between them: the
+    explicit ones (:func:`template_dependencies`), or explicit plus implicit
+    (:func:`stack_dependencies`).
 
     ``requires[name]`` holds enabled names only. It holds ``name`` itself only when
     the template makes the resource depend on itself, which Heat calls a circular
@@ -29,3 +31,6 @@ class TemplateDeps:
     #: result. When it did not, the result is the same for every stack with
     #: this template and environment, and may be shared between them.
     uses_identity: bool = False
+    #: Whether the rows' physical ids decided an implicit edge (see
+    #: ``deps.implicit``); such a result belongs to one stack only.
+    uses_rows: bool = False
