@@ -100,6 +100,15 @@ def test_parameters_and_string_functions_resolve():
     assert implicit(res, {"parameters": {"n": "ext-net"}}, template=template) == {"p": ["sub"], "q": ["sub"]}
 
 
+def test_yaql_in_a_compared_property_runs_as_in_heat():
+    # the port's network is "ext-net" by a yaql expression over a parameter; worked out by hand
+    res = {"net": NET, "sub": subnet({"get_param": "n"}),
+           "p": port({"yaql": {"expression": '$.data.prefix + "-net"', "data": {"prefix": {"get_param": "pre"}}}})}
+    template = hot(res, version="2017-09-01", parameters={"n": {"type": "string"}, "pre": {"type": "string"}})
+    assert implicit(res, {"parameters": {"n": "ext-net", "pre": "ext"}}, template=template) == {"p": ["sub"]}
+    assert implicit(res, {"parameters": {"n": "ext-net", "pre": "int"}}, template=template) == {}
+
+
 def test_numbers_and_booleans_read_as_strings():
     """A string property's int or bool value is str()-ed by Property.get_value."""
     res = {"sub": subnet("42"), "sub_b": subnet("True"), "p": port({"get_param": "n"}), "q": port(True)}

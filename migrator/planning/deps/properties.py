@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from migrator.planning.deps.conditions import _OMIT, _Evaluator, _is_seq, _single_key
 from migrator.planning.deps.dialects import _Dialect
+from migrator.planning.deps.expressions import evaluate
 from migrator.planning.deps.model import Undecidable
 
 
@@ -169,7 +170,7 @@ class LoadValues:
             ("get_file", self._get_file), ("str_replace", self._str_replace),
             ("str_replace_strict", self._str_replace), ("str_replace_vstrict", self._str_replace),
             ("list_join", self._join), ("Fn::Join", self._join), ("Fn::Select", self._select),
-            ("Fn::Base64", self._base64)) if k and k in dialect.functions}
+            ("Fn::Base64", self._base64), ("yaql", self._yaql)) if k and k in dialect.functions}
 
     def resolve(self, node, where: str):
         """The value of a snippet; ``_OMIT`` for a false two-argument ``if``."""
@@ -225,6 +226,12 @@ class LoadValues:
         if not _is_seq(values) or len(values) != 3:
             raise PropertyError(f"{where}: {fn} takes [mapping, key, value]")
         return self._ev.find_in_map(values, where)
+
+    def _yaql(self, fn, args, where):
+        """yaql as Heat runs it (``expressions``), over the resolved expression and data."""
+        if not isinstance(args, dict) or "expression" not in args:
+            raise PropertyError(f"{where}: bad arguments to {fn}")
+        return evaluate(self.resolve(args["expression"], where), self.resolve(args.get("data", {}), where), where)
 
     def _get_file(self, fn, args, where):
         name = self.resolve(args, where)
