@@ -91,3 +91,17 @@ def test_verify_named_tree_not_migrated_by_convmig_checks_its_edges(migrated):
     result = cli("--db", url, "verify", sample.special["convergence_root"])
     assert result.exit_code == 0, result.stderr
     assert result.stderr == "convmig: 1 of 1 tree(s) verified\n"
+
+
+def test_a_tree_with_two_findings_counts_once(migrated):
+    url, sample = migrated
+    root = sample.special["updated"]
+    _sql(url, "UPDATE stack SET convergence = :false WHERE id = :root", false=False, root=root)
+    result, verdicts = cli_json("--db", url, "verify", "--all")
+    assert result.exit_code == 1
+    ids = [v["root_id"] for v in verdicts]
+    assert len(ids) == len(set(ids))
+    (bad,) = [v for v in verdicts if not v["ok"]]
+    assert "the log says migrated, but the stack is legacy" in bad["violations"]
+    assert any("convergence is not set" in x for x in bad["violations"])
+    assert result.stderr.endswith(f"convmig: {len(ids) - 1} of {len(ids)} tree(s) verified\n")

@@ -28,6 +28,11 @@ DEFAULT_PATH = "convmig-demo.sqlite"
 
 def build_demo_db(path: str, roots: int, seed: int, force: bool):
     """Create the sample database file; return its URL and what was built."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"no directory {folder} for the demo database; create it or name another PATH")
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory; name a file for the demo database, e.g. {os.path.join(path, DEFAULT_PATH)}")
     if os.path.exists(path):
         if not force:
             raise UsageError(f"{path} already exists; pass --force to replace it or name another PATH")
@@ -63,8 +68,8 @@ def walk_through(settings: Settings, sample) -> None:
 
 @click.command("demo")
 @click.argument("path", default=DEFAULT_PATH, metavar="[PATH]")
-@click.option("--roots", default=40, show_default=True, help="How many ordinary root stacks to build (special cases come on top).")
-@click.option("--seed", default=1, show_default=True, help="Seed of the sample (same seed, same database).")
+@click.option("--roots", default=40, show_default=True, type=click.IntRange(min=0), help="How many ordinary root stacks to build (special cases come on top).")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the sample (same seed, same database).")
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @pass_settings
 def cli(settings: Settings, path: str, roots: int, seed: int, force: bool) -> None:

@@ -49,10 +49,22 @@ def verify(settings: Settings, stack_ids: tuple[str, ...], all_: bool) -> list[T
             verdicts += _verify_batch(engine, log, batch)
         if all_:
             verdicts += _log_disagreements(engine, states)
-        return verdicts
+        return _one_per_tree(verdicts)
     finally:
         log.close()
         engine.dispose()
+
+
+def _one_per_tree(verdicts: list[TreeVerdict]) -> list[TreeVerdict]:
+    """A tree found twice (its invariants, then the log's disagreement) is one verdict
+    with both findings, so "N of M tree(s) verified" counts trees."""
+    merged: dict[str, TreeVerdict] = {}
+    for v in verdicts:
+        if v.root_id in merged:
+            merged[v.root_id].violations += [x for x in v.violations if x not in merged[v.root_id].violations]
+        else:
+            merged[v.root_id] = v
+    return list(merged.values())
 
 
 class _NoLog:
