@@ -236,3 +236,44 @@ def test_the_dry_run_shows_only_columns_that_change(sample_db):
         assert all(change["before"].get(col) != value for col, value in change["after"].items()), change
     table = cli("--db", url, "migrate", "--dry-run", "--all").stdout
     assert "NULL → NULL" not in table and "NULL -> NULL" not in table
+
+
+def test_a_nested_stack_whose_parent_is_gone_is_named_as_orphaned(sample_db):
+    import sqlalchemy as sa
+
+    from migrator.heat import schema
+    from migrator.heat.connection import make_engine
+
+    url, sample = sample_db
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        child = conn.execute(sa.select(schema.stack.c.id).where(schema.stack.c.owner_id == sample.special["updated"])
+                             .limit(1)).scalar()
+        if child is None:
+            child = conn.execute(sa.select(schema.stack.c.id).where(schema.stack.c.owner_id.is_not(None)).limit(1)).scalar()
+        conn.execute(schema.stack.update().where(schema.stack.c.id == child).values(owner_id="gone-parent-id"))
+    engine.dispose()
+    before = dump(url)
+    result = cli("--db", url, "migrate", child)
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert f"({child}) is nested, but its parent stack gone-parent-id no longer exists" in line
+    assert "migrate its root stack" not in line
+    assert dump(url, exclude=("stack_lock",)) == {k: v for k, v in before.items() if k != "stack_lock"}
+
+
+def test_a_stack_without_action_and_status_is_named_without_python_words(sample_db):
+    from migrator.heat import schema
+    from migrator.heat.connection import make_engine
+
+    url, sample = sample_db
+    root = sample.special["updated"]
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(schema.stack.update().where(schema.stack.c.id == root).values(action=None, status=None))
+    engine.dispose()
+    result = cli("--db", url, "migrate", root)
+    assert result.exit_code == 1
+    assert "None" not in result.stderr and "no state (action and status NULL)" in result.stderr
+    status = cli("--db", url, "status")
+    assert "None" not in status.stdout

@@ -301,6 +301,12 @@ HEAT_TABLES = tuple(metadata.sorted_tables)
 # --------------------------------------------------------------------------- JSON
 
 
+def state_name(action, status) -> str:
+    """A stack's state as Heat shows it (``CREATE_COMPLETE``); a NULL part is named as such,
+    never printed as ``None``."""
+    return f"{action or 'NULL-action'}_{status or 'NULL-status'}" if (action or status) else "no state (action and status NULL)"
+
+
 def load_json(text: str | bytes | None) -> Any:
     """Decode a Heat Json/List column as Heat does: SQL NULL and ``null`` are None."""
     if text is None:

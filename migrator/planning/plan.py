@@ -25,7 +25,7 @@ from migrator.planning.changes import DELETE, UPDATE, RowChange
 from migrator.planning.deps import (
     TemplateDeps, TemplateError, Undecidable, find_cycle, needs_implicit, physical_ids, template_dependencies,
     with_implicit)
-from migrator.heat.schema import load_json
+from migrator.heat.schema import load_json, state_name
 from migrator.heat.tree import Missing, Tree
 
 #: Refusal kinds a later run can clear without the operator changing anything.
@@ -121,6 +121,10 @@ def refuse_missing(missing: Missing, verb: str = "migrate") -> TreePlan:
         refusal = Refusal("unknown", f"stack {sid} not found: check the id (convmig status lists roots)", sid)
     elif missing.reason == "deleted":
         refusal = Refusal("deleted", f"stack {label(missing.row)} is deleted: nothing to {verb}", sid)
+    elif missing.root is None or missing.root["id"] == missing.row["id"] or missing.root.get("owner_id"):
+        refusal = Refusal("orphan", f"stack {label(missing.row)} is nested, but its parent stack "
+                                    f"{(missing.root or missing.row).get('owner_id')} no longer exists: it belongs to no "
+                                    "tree convmig can take; ask Heat's operators how to clean it up", sid)
     else:
         refusal = Refusal(
             "nested", f"stack {label(missing.row)} is nested: {verb} its root stack {label(missing.root)} instead", sid
@@ -136,7 +140,7 @@ def _state_refusal(row: dict, nested: bool) -> Refusal | None:
     if row["status"] == "COMPLETE":
         return None
     what = "nested stack" if nested else "stack"
-    state = f"{row['action']}_{row['status']}"
+    state = state_name(row["action"], row["status"])
     if row["status"] == "IN_PROGRESS":
         return Refusal("in_progress", f"{what} {label(row)} is {state}: wait for it to finish and re-run", row["id"])
     return Refusal("failed_state", f"{what} {label(row)} is {state}: fix or update it first, then re-run", row["id"])

@@ -19,7 +19,7 @@ from migrator.errors import EXIT_PARTIAL
 from migrator.heat.connection import connect_checked
 from migrator.heat.engines import engines, stack_locks
 from migrator.cli.options import Settings, format_option, pass_settings, tenant_option
-from migrator.heat.schema import check_schema, stack
+from migrator.heat.schema import check_schema, stack, state_name
 from migrator.heat.tree import on_engine
 from migrator.planning.batch import iter_legacy_roots, plan_roots
 
@@ -51,7 +51,7 @@ def _counts(conn, tenant: str | None) -> list[dict]:
     rows = [
         {
             "engine": _engine_name(r.convergence),
-            "state": f"{r.action}_{r.status}",
+            "state": state_name(r.action, r.status),
             "roots": int(r.roots or 0),
             "stacks": int(r.stacks),
         }
