@@ -23,6 +23,7 @@ COMMANDS = {
     "log": "migrator.cli.commands.log",
     "verify": "migrator.cli.commands.verify",
     "demo": "migrator.cli.commands.demo",
+    "report": "migrator.cli.commands.report",
 }
 
 

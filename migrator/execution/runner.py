@@ -29,7 +29,7 @@ from events import EventLog, EventStoreError, StackBusy
 from migrator import __version__
 from migrator.execution.apply import Drift, apply_changes, apply_many, check
 from migrator.planning.changes import RowChange, invert
-from migrator.heat.connection import connect_checked, describe_db_error
+from migrator.heat.connection import connect_checked, describe_db_error, safe_url
 from migrator.heat.engines import live_engines
 from migrator.execution.faults import failpoint
 from migrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, ConvmigError, exit_code
@@ -130,8 +130,10 @@ class Runner:
             self.log = EventLog.open(self.settings.event_store_url)
         except EventStoreError as exc:
             raise ConvmigError(f"event log unavailable, nothing was changed: {exc}") from None
+        # where the run worked (passwords masked), so its change record can say so
+        where = {"database": safe_url(self.settings.db_url), "event_store": self.log.display_url}
         self.run = self.log.start_run(
-            command=self.command, arguments=self.arguments, selection=self.selection,
+            command=self.command, arguments={**self.arguments, **where}, selection=self.selection,
             operator=operator_name(), host=socket.gethostname(), pid=os.getpid(),
             version=__version__, retry_of=self.retry_of,
         )

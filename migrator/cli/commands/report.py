@@ -1,0 +1,117 @@
+"""``convmig report RUN``: one self-contained HTML page recording what a run did,
+to attach to a change ticket; and the file writing ``migrate --dry-run --report``
+shares with it.
+
+The facts come from the event log alone (``events.runrecord``). Heat's database
+is read only to tell explicit from implicit dependency edges (the templates the
+plans were made from); when it cannot be read the page says the kinds are unknown.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from typing import IO, Iterator
+
+import click
+
+from events import EventLog, EventStoreError
+from events.runrecord import gather
+
+from migrator.errors import ConvmigError, UsageError
+from migrator.cli.options import Settings, pass_settings
+from migrator.heat.connection import connect_checked, safe_url
+from migrator.report import build, kinds, render
+
+
+def default_path(run_id: str) -> str:
+    return f"convmig-report-{run_id[:8]}.html"
+
+
+@contextmanager
+def output(path: str) -> Iterator[IO[str]]:
+    """The file to write the page to ("-": stdout). Written beside its final name and
+    renamed at the end, so a failure never leaves half a page under that name."""
+    if path == "-":
+        yield sys.stdout
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"-o {path}: directory {folder} does not exist; create it or name another file")
+    fd, tmp = tempfile.mkstemp(prefix=".convmig-report-", suffix=".html", dir=folder)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            yield out
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def edge_reader(settings: Settings, record) -> tuple[object, str | None, list[str]]:
+    """The explicit-edge reader over Heat's database, its URL (masked), and notes
+    when it cannot be had (the kinds are then unknown)."""
+    wanted = kinds.template_ids(c for t in record.trees if t.plan for c in t.plan["changes"])
+    if not wanted:
+        return (lambda _sid: None), None, []
+    try:
+        url = settings.db_url
+        engine = connect_checked(url)
+    except ConvmigError as exc:
+        return (lambda _sid: None), None, [f"edge kinds unknown: Heat's database cannot be read ({exc.message})"]
+    try:
+        return kinds.load(engine, wanted), safe_url(url), []
+    except Exception as exc:  # noqa: BLE001 - the report stands without the kinds
+        return (lambda _sid: None), None, [f"edge kinds unknown: reading the templates failed ({type(exc).__name__})"]
+    finally:
+        engine.dispose()
+
+
+def make_report(settings: Settings, run_key: str, path: str | None) -> str:
+    """Write the report of run ``run_key``; return where it went."""
+    try:
+        with EventLog.open(settings.event_store_url) as log:
+            record = gather(log, run_key)
+    except LookupError as exc:
+        raise ConvmigError(f"{exc}; convmig log lists runs") from None
+    except EventStoreError as exc:
+        raise ConvmigError(str(exc)) from None
+    reader, database, notes = edge_reader(settings, record)
+    page = build.from_run(record, reader, database=database)
+    page.notes += notes
+    path = path or default_path(str(record.run.id))
+    with output(path) as out:
+        render.write(page, out)
+    return path
+
+
+@click.command("report")
+@click.argument("run_id", metavar="RUN_ID")
+@click.option("-o", "--output", "path", metavar="FILE",
+              help="Where to write the page ('-': stdout; default ./convmig-report-<run>.html).")
+@pass_settings
+def cli(settings: Settings, run_id: str, path: str | None) -> None:
+    """Write a self-contained HTML change record of one run: who ran what, when and
+    where; outcome counts; a timeline of the batches; per tree its outcome, why it
+    was skipped, its row changes (secrets as digests) and its dependency graph; and
+    the verification of every history the run touched. RUN_ID may be a unique
+    prefix (at least 4 characters) of the run id, as convmig log shows it.
+
+    \b
+    Examples:
+      convmig report 8602d4e1                       # ./convmig-report-8602d4e1.html
+      convmig report 8602d4e1 -o change-4711.html
+      convmig migrate --dry-run --all --report planned.html   # before the window
+    """
+    where = make_report(settings, run_id, path)
+    if where != "-":
+        click.echo(f"convmig: report written to {os.path.abspath(where)}", err=True)
