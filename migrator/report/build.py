@@ -22,7 +22,7 @@ from events.runrecord import RunRecord
 
 from migrator.planning.plan import RETRYABLE, TreePlan
 from migrator.report.graph import ExplicitOf, from_changes
-from migrator.report.model import BatchView, ChainView, Fact, Report, TreeView
+from migrator.report.model import BatchView, ChainView, Fact, Report, TreeView  # noqa: F401 - Fact for callers
 
 MAX_VALUE = 240
 KEEP = 160

@@ -25,11 +25,12 @@ class ExplicitEdges:
     """``reader(stack_id)`` -> {resource name: names its template makes it require},
     or None when the template is gone or cannot be read offline."""
 
-    def __init__(self, stacks: dict[str, dict], templates: dict[int, dict], template_of: dict[str, int] | None = None):
+    def __init__(self, stacks: dict[str, dict], templates: dict[int, dict], template_of: dict[str, int] | None = None,
+                 memo: dict | None = None):
         self.stacks = stacks
         self.templates = templates
         self.template_of = template_of or {}
-        self._memo: dict = {}
+        self._memo: dict = {} if memo is None else memo
         self._done: dict[str, dict | None] = {}
 
     def __call__(self, stack_id: str) -> dict[str, frozenset[str]] | None:

@@ -10,9 +10,11 @@ plans were made from); when it cannot be read the page says the kinds are unknow
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import IO, Iterator
 
 import click
@@ -20,7 +22,9 @@ import click
 from events import EventLog, EventStoreError
 from events.runrecord import gather
 
+from migrator import __version__
 from migrator.errors import ConvmigError, UsageError
+from migrator.execution.runner import operator_name
 from migrator.cli.options import Settings, pass_settings
 from migrator.heat.connection import connect_checked, safe_url
 from migrator.report import build, kinds, render
@@ -74,6 +78,48 @@ def edge_reader(settings: Settings, record) -> tuple[object, str | None, list[st
         return (lambda _sid: None), None, [f"edge kinds unknown: reading the templates failed ({type(exc).__name__})"]
     finally:
         engine.dispose()
+
+
+class DryRunRecorder:
+    """What ``migrate --dry-run --report FILE`` writes: the plans as they stream by
+    (``add`` per tree, ``batch`` per batch), then the page (``write``)."""
+
+    def __init__(self, settings: Settings, selection, command: str = "migrate --dry-run"):
+        self.settings, self.selection, self.command = settings, selection, command
+        self._memo: dict = {}  # template readings shared by every tree, as planning shares them
+        self.collected = build.DryRunReport(self._reader)
+        self._began = datetime.now(timezone.utc)
+
+    def _reader(self, tree):
+        if tree is None:
+            return lambda _sid: None
+        return kinds.ExplicitEdges({s["id"]: s for s in tree.stacks}, tree.templates, memo=self._memo)
+
+    def add(self, plan, tree) -> None:
+        self.collected.add(plan, tree)
+
+    def batch(self) -> None:
+        now = datetime.now(timezone.utc)
+        self.collected.batch(self._began, now)
+        self._began = now
+
+    def facts(self) -> list:
+        options = ", ".join(f"{k}={v}" for k, v in self.selection.as_dict().items())
+        return [
+            build.Fact("Command", f"convmig {self.command}"),
+            build.Fact("Selection", options),
+            build.Fact("Operator", operator_name()),
+            build.Fact("Host", f"{socket.gethostname()} (pid {os.getpid()})"),
+            build.Fact("convmig version", __version__),
+            build.Fact("Planned", build.when(self.collected.started)),
+            build.Fact("Heat database", safe_url(self.settings.db_url)),
+            build.Fact("Event store", "not used: a dry run records nothing"),
+        ]
+
+    def write(self, path: str) -> None:
+        page = self.collected.report(self.facts())
+        with output(path) as out:
+            render.write(page, out)
 
 
 def make_report(settings: Settings, run_key: str, path: str | None) -> str:
