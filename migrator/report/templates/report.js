@@ -39,7 +39,7 @@
     boxes.forEach(function (box) {
       box.x = box.depth * INDENT;
       box.y = y;
-      box.w = Math.max(2 * PAD + box.layers * NODE_W + Math.max(box.layers - 1, 0) * COL_GAP, 260);
+      box.w = Math.max(2 * PAD + box.layers * NODE_W + Math.max(box.layers - 1, 0) * COL_GAP, 260, box.name.length * 7 + 24);
       box.h = TITLE + PAD + Math.max(box.rows, 1) * (NODE_H + ROW_GAP);
       y += box.h + GROUP_GAP;
       width = Math.max(width, box.x + box.w);
