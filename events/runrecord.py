@@ -49,7 +49,8 @@ class TreeRecord:
     batch: int | None = None
     #: the plan this run recorded: direction, changes (row dicts), summary, time
     plan: dict | None = None
-    #: "applied", "failed", "recovered <outcome>", "pending", "skipped", "already done"
+    #: "applied", "failed", "recovered <outcome>", "pending", "skipped", "already done",
+    #: or "not planned" (a run that did not record why)
     outcome: str = "already done"
     kind: str = ""
     reason: str = ""
@@ -110,6 +111,8 @@ def gather(log: EventLog, key: str) -> RunRecord:
         _read_history(tree, run.id, [i.event for i in items if i.event is not None])
         chains.append(_chain(aggregate_id, "stack", tree.stack_id, tree.name, items, indexed))
     _close_batches(batches, trees)
+    if not skipped and any(str(k).startswith("skipped") for k in (run.counts or {})):
+        _unexplained(trees.values(), run.counts)
     finished = next((e.timestamp for e in run_events if isinstance(e, Run.Finished)), None)
     return RunRecord(run, finished, batches, list(trees.values()), chains, log.display_url)
 
@@ -173,6 +176,16 @@ def _read_history(tree: TreeRecord, run_id: UUID, events: Iterable[Any]) -> None
             tree.reason = getattr(event, "reason", "") or getattr(event, "detail", "")
         elif isinstance(event, StackHistory.Recovered) and event.run_id == run_id:
             tree.recoveries.append({"outcome": event.outcome, "detail": event.detail, "time": event.timestamp})
+
+
+def _unexplained(trees: Iterable[TreeRecord], counts: dict) -> None:
+    """A run recorded before runs noted their skipped trees: an unplanned tree may
+    have been skipped or already done, and only the run's counts say how many."""
+    for tree in trees:
+        if tree.plan is None and tree.outcome == "already done":
+            tree.outcome = "not planned"
+            tree.reason = ("this run did not record why (its convmig predates run-skipped events); "
+                           "its counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def _close_batches(batches: list[Batch], trees: dict[str, TreeRecord]) -> None:

@@ -262,3 +262,16 @@ def test_bad_report_requests_fail_in_one_line(sqlite_url, args, code, words):
     result = cli("--db", sqlite_url, *args)
     assert result.exit_code == code and words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_run_recorded_before_skips_were_noted_does_not_call_its_skipped_trees_done(sqlite_url):
+    """Logs written by an earlier convmig have no run-skipped events: the record
+    must not guess that an unplanned tree was already done."""
+    with EventLog.open(sqlite_url) as log:
+        run = log.start_run(command="migrate", arguments={}, selection={"all": True}, operator="alice",
+                            host="h", pid=1, version="0.0.9")
+        run.cover(["a", "b"])
+        run.finish("partial", {"skipped: locked": 1, "already done": 1})
+        log.save(run)
+        record = gather(log, str(run.id))
+    assert {(t.stack_id, t.outcome) for t in record.trees} == {("a", "not planned"), ("b", "not planned")}

@@ -105,7 +105,7 @@ def _run_outcome(outcome: str, kind: str, direction: str) -> tuple[str, str]:
     if outcome.startswith("recovered"):
         found = outcome.split(" ", 1)[-1]
         return f"recovered: {found}", {"applied": "ok", "not_applied": "warn"}.get(found, "bad")
-    return outcome, {"failed": "bad", "already done": "none"}.get(outcome, "none")
+    return outcome, {"failed": "bad", "already done": "none", "not planned": "warn"}.get(outcome, "none")
 
 
 def from_run(record: RunRecord, explicit_of: ExplicitOf, *, database: str | None = None, now: datetime | None = None) -> Report:
