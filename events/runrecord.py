@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -26,6 +26,8 @@ from .domain import Run, StackHistory, stack_aggregate_id
 from .eventlog import SCAN_ROWS, EventLog, _notification
 from .report import _finding_record, _index_findings, _outcome, _stored_item
 
+#: Trees whose histories are read (and handed on) at a time.
+CHUNK = 500
 #: Outcome events: they settle the plan before them.
 _SETTLING = (StackHistory.Applied, StackHistory.Failed, StackHistory.Recovered)
 
@@ -85,8 +87,12 @@ class RunRecord:
         return not any(c.findings for c in self.chains)
 
 
-def gather(log: EventLog, key: str) -> RunRecord:
-    """The record of the run ``key`` (its id or a unique prefix; ``LookupError`` if none)."""
+def gather(log: EventLog, key: str, on_trees: Callable[[list[TreeRecord]], None] | None = None) -> RunRecord:
+    """The record of the run ``key`` (its id or a unique prefix; ``LookupError`` if none).
+
+    The trees' histories are read ``CHUNK`` at a time. With ``on_trees``, each
+    chunk is handed over once read, and then its plans' row changes are dropped
+    from the record, so memory stays flat however many trees the run took up."""
     run = log.find_run(key)
     run_items = list(_items(log, [run.id]).get(run.id, []))
     run_events = [i.event for i in run_items if i.event is not None]
@@ -102,19 +108,34 @@ def gather(log: EventLog, key: str) -> RunRecord:
         for sid in batch.stack_ids:
             if sid in trees and trees[sid].batch is None:
                 trees[sid].batch = batch.number
-    stacks = _items(log, [stack_aggregate_id(s) for s in trees])
     indexed = log.index_heads()
     chains = [_chain(run.id, "run", str(run.id), run.command, run_items, indexed)]
-    by_aggregate = {stack_aggregate_id(s): t for s, t in trees.items()}
-    for aggregate_id, items in stacks.items():
+    unexplained = not skipped and any(str(k).startswith("skipped") for k in (run.counts or {}))
+    ordered = list(trees.values())
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start:start + CHUNK]
+        chains += _read_chunk(log, run, chunk, indexed)
+        if unexplained:
+            _unexplained(chunk, run.counts)
+        if on_trees is not None:
+            on_trees(chunk)
+            for tree in chunk:
+                if tree.plan:
+                    tree.plan = {k: v for k, v in tree.plan.items() if k != "changes"}
+    _close_batches(batches, trees)
+    finished = next((e.timestamp for e in run_events if isinstance(e, Run.Finished)), None)
+    return RunRecord(run, finished, batches, ordered, chains, log.display_url)
+
+
+def _read_chunk(log: EventLog, run: Run, chunk: list[TreeRecord], indexed: dict) -> list[Chain]:
+    """Read and verify the histories of a chunk of trees; fill each tree from its own."""
+    by_aggregate = {stack_aggregate_id(t.stack_id): t for t in chunk}
+    chains = []
+    for aggregate_id, items in _items(log, list(by_aggregate)).items():
         tree = by_aggregate[aggregate_id]
         _read_history(tree, run.id, [i.event for i in items if i.event is not None])
         chains.append(_chain(aggregate_id, "stack", tree.stack_id, tree.name, items, indexed))
-    _close_batches(batches, trees)
-    if not skipped and any(str(k).startswith("skipped") for k in (run.counts or {})):
-        _unexplained(trees.values(), run.counts)
-    finished = next((e.timestamp for e in run_events if isinstance(e, Run.Finished)), None)
-    return RunRecord(run, finished, batches, list(trees.values()), chains, log.display_url)
+    return chains
 
 
 def _items(log: EventLog, aggregate_ids: list[UUID]) -> dict[UUID, list[StoredItem]]:

@@ -129,8 +129,8 @@ HOSTILE = '</script><script>window.pwned=1</script><img src=x onerror="window.pw
 
 
 def _hostile_report() -> Report:
-    payload = {"graph": graphs.from_changes([_res(1, HOSTILE, "s1", [])], [("s1", HOSTILE)]).payload(),
-               "image": "after", "changes": change_groups([_res(1, HOSTILE, "s1", [])])}
+    payload = json.dumps({"graph": graphs.from_changes([_res(1, HOSTILE, "s1", [])], [("s1", HOSTILE)]).payload(),
+                          "image": "after", "changes": change_groups([_res(1, HOSTILE, "s1", [])])})
     tree = TreeView("s1", HOSTILE, "migrated", "ok", reason=HOSTILE, notes=[HOSTILE], payload=payload)
     return Report(title=HOSTILE, dry_run=False, facts=[Fact("Operator", HOSTILE)], counts=[(HOSTILE, 1)], trees=[tree], chains=[])
 
@@ -275,3 +275,23 @@ def test_a_run_recorded_before_skips_were_noted_does_not_call_its_skipped_trees_
         log.save(run)
         record = gather(log, str(run.id))
     assert {(t.stack_id, t.outcome) for t in record.trees} == {("a", "not planned"), ("b", "not planned")}
+
+
+def test_a_record_read_in_chunks_is_the_record_read_whole(make_sample, monkeypatch):
+    """``convmig report`` hands the trees on a chunk at a time and drops their plans;
+    the page must not change for it."""
+    import events.runrecord as runrecord
+    from migrator.report.build import RunReport, from_run
+
+    url, _ = make_sample(roots=3, seed=7)
+    cli("--db", url, "migrate", "--all")
+    run_id = _run_id(url, "migrate")
+    with EventLog.open(url) as log:
+        whole = from_run(gather(log, run_id), lambda _sid: None)
+        monkeypatch.setattr(runrecord, "CHUNK", 2)
+        builder = RunReport(lambda _chunk: (lambda _sid: None))
+        record = gather(log, run_id, on_trees=builder.trees)
+    assert all("changes" not in (t.plan or {}) for t in record.trees)
+    chunked = builder.report(record)
+    assert [vars(v) for v in chunked.trees] == [vars(v) for v in whole.trees]
+    assert sum(1 for v in whole.trees if v.payload) > 2

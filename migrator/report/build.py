@@ -13,6 +13,7 @@ does not make a 10,000-tree page hundreds of megabytes.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -58,11 +59,12 @@ def change_groups(changes: Iterable[dict]) -> list[list]:
 
 
 def tree_payload(changes: list[dict], stacks: list[tuple[str, str | None]], direction: str,
-                 explicit_of: ExplicitOf) -> tuple[dict, object]:
-    """What the page draws when a tree is opened: its graph and its row changes."""
+                 explicit_of: ExplicitOf) -> tuple[str, object]:
+    """What the page draws when a tree is opened, as JSON text: its graph and its row changes."""
     image = "before" if direction == "rollback" else "after"
     graph = from_changes(changes, stacks, image=image, explicit_of=explicit_of)
-    return {"graph": graph.payload(), "image": image, "changes": change_groups(changes)}, graph
+    data = {"graph": graph.payload(), "image": image, "changes": change_groups(changes)}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")), graph
 
 
 def _with_payload(view: TreeView, changes: list[dict], stacks, direction: str, explicit_of: ExplicitOf) -> TreeView:
@@ -108,39 +110,56 @@ def _run_outcome(outcome: str, kind: str, direction: str) -> tuple[str, str]:
     return outcome, {"failed": "bad", "already done": "none", "not planned": "warn"}.get(outcome, "none")
 
 
+class RunReport:
+    """Builds a recorded run's report chunk by chunk (``trees``, handed to
+    ``events.runrecord.gather`` as ``on_trees``), then the page (``report``)."""
+
+    def __init__(self, explicit_for: Callable[[list], ExplicitOf]):
+        self.explicit_for = explicit_for
+        self.views: dict[str, TreeView] = {}
+
+    def trees(self, chunk: list) -> None:
+        explicit_of = self.explicit_for(chunk)
+        for t in chunk:
+            self.views[t.stack_id] = _tree_view(t, explicit_of)
+
+    def report(self, record: RunRecord, *, database: str | None = None, now: datetime | None = None) -> Report:
+        """The page. ``database`` names Heat's database the edge kinds were read
+        from when the run itself did not record one."""
+        run = record.run
+        trees = [self.views.get(t.stack_id) or _tree_view(t, lambda _sid: None) for t in record.trees]
+        counts = sorted(Counter(v.outcome for v in trees).items(), key=lambda kv: (-kv[1], kv[0]))
+        return Report(
+            title=f"convmig {run.command} run {run.id}",
+            dry_run=False,
+            facts=_run_facts(record, database),
+            counts=counts,
+            trees=trees,
+            timeline=_timeline(record, trees),
+            chains=[ChainView(c.kind, c.id, c.name, c.version, c.head,
+                              [f"v{f['version']} {f['finding']}: {f['detail']}" for f in c.findings]) for c in record.chains],
+            generated=when(now or datetime.now(timezone.utc)),
+        )
+
+
+def _tree_view(t, explicit_of: ExplicitOf) -> TreeView:
+    """One tree of a run: outcome, reason, notes, and its plan drawn (if it has one)."""
+    label, tone = _run_outcome(t.outcome, t.kind, (t.plan or {}).get("direction", "migrate"))
+    view = TreeView(t.stack_id, t.name or "", label, tone, t.reason, batch=t.batch)
+    view.notes += [f"settled an earlier run's plan: {r['outcome']}: {r['detail']}" for r in t.recoveries]
+    if t.plan and "changes" in t.plan:
+        view.notes += [str(n) for n in (t.plan["summary"] or {}).get("notes", [])]
+        stacks = [(s, None) for s in (t.plan["summary"] or {}).get("stacks", [])] or [(t.stack_id, t.name)]
+        stacks = [(s, t.name if s == t.stack_id else n) for s, n in stacks]
+        _with_payload(view, t.plan["changes"], stacks, t.plan["direction"], explicit_of)
+    return view
+
+
 def from_run(record: RunRecord, explicit_of: ExplicitOf, *, database: str | None = None, now: datetime | None = None) -> Report:
-    """The report of a recorded run. ``database`` names Heat's database the edge
-    kinds were read from when the run itself did not record one."""
-    run = record.run
-    direction = (run.arguments or {}).get("direction") or _direction(record)
-    trees = []
-    for t in record.trees:
-        label, tone = _run_outcome(t.outcome, t.kind, (t.plan or {}).get("direction", direction))
-        view = TreeView(t.stack_id, t.name or "", label, tone, t.reason, batch=t.batch)
-        view.notes += [f"settled an earlier run's plan: {r['outcome']}: {r['detail']}" for r in t.recoveries]
-        if t.plan:
-            view.notes += [str(n) for n in (t.plan["summary"] or {}).get("notes", [])]
-            stacks = [(s, None) for s in (t.plan["summary"] or {}).get("stacks", [])] or [(t.stack_id, t.name)]
-            stacks = [(s, t.name if s == t.stack_id else n) for s, n in stacks]
-            _with_payload(view, t.plan["changes"], stacks, t.plan["direction"], explicit_of)
-        trees.append(view)
-    counts = sorted(Counter(v.outcome for v in trees).items(), key=lambda kv: (-kv[1], kv[0]))
-    report = Report(
-        title=f"convmig {run.command} run {run.id}",
-        dry_run=False,
-        facts=_run_facts(record, database),
-        counts=counts,
-        trees=trees,
-        timeline=_timeline(record, trees),
-        chains=[ChainView(c.kind, c.id, c.name, c.version, c.head,
-                          [f"v{f['version']} {f['finding']}: {f['detail']}" for f in c.findings]) for c in record.chains],
-        generated=when(now or datetime.now(timezone.utc)),
-    )
-    return report
-
-
-def _direction(record: RunRecord) -> str:
-    return next((t.plan["direction"] for t in record.trees if t.plan), "rollback" if record.run.command == "rollback" else "migrate")
+    """The report of a run gathered whole (its plans still in the record)."""
+    builder = RunReport(lambda _chunk: explicit_of)
+    builder.trees(record.trees)
+    return builder.report(record, database=database, now=now)
 
 
 def _pairs(values: dict) -> str:

@@ -11,6 +11,7 @@ them, unless a pseudo parameter decided them.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -44,8 +45,8 @@ class ExplicitEdges:
         tmpl = self.templates.get(template_id)
         if row is None or tmpl is None:
             return None
-        key = (tmpl["template"], tmpl["environment"])
-        if isinstance(key[0], str) and isinstance(key[1], (str, type(None))) and key in self._memo:
+        key = _memo_key(tmpl)
+        if key in self._memo:
             return self._memo[key]
         try:
             environment = load_json(tmpl["environment"])
@@ -57,6 +58,15 @@ class ExplicitEdges:
         if not deps.uses_identity:
             self._memo[key] = deps.requires
         return deps.requires
+
+
+def _memo_key(tmpl: dict) -> bytes:
+    """Template and environment text as a digest: a 10,000-tree report keeps one
+    per distinct text, not the texts themselves."""
+    digest = hashlib.sha256()
+    for part in (tmpl["template"], tmpl["environment"]):
+        digest.update(repr(part).encode("utf-8", "surrogatepass") + b"\0")
+    return digest.digest()
 
 
 def template_ids(changes: Iterable[dict]) -> dict[str, int]:
@@ -75,7 +85,7 @@ def template_ids(changes: Iterable[dict]) -> dict[str, int]:
     return found
 
 
-def load(engine: Engine, template_of: dict[str, int]) -> ExplicitEdges:
+def load(engine: Engine, template_of: dict[str, int], memo: dict | None = None) -> ExplicitEdges:
     """A reader over the stacks and template rows Heat's database still holds
     (a template deleted since, by a later update, leaves its edges unknown)."""
     stacks: dict[str, dict] = {}
@@ -87,4 +97,4 @@ def load(engine: Engine, template_of: dict[str, int]) -> ExplicitEdges:
         for part in chunks(sorted(set(template_of.values()))):
             query = sa.select(raw_template.c.id, raw_template.c.template, raw_template.c.environment).where(raw_template.c.id.in_(part))
             templates.update({r["id"]: r for r in rows_of(conn, query)})
-    return ExplicitEdges(stacks, templates, template_of)
+    return ExplicitEdges(stacks, templates, template_of, memo=memo)

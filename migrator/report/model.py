@@ -33,8 +33,10 @@ class TreeView:
     batch: int | None = None
     #: rollback runs: what the rollback put back, one line each
     restored: list[str] = field(default_factory=list)
-    #: {"graph": Graph.payload(), "changes": [[table, key, op, [[column, before, after], ...]], ...], "image": ...}
-    payload: dict | None = None
+    #: JSON text of {"graph": Graph.payload(), "image": "after"|"before",
+    #: "changes": [[table, key, op, [[column, before, after], ...]], ...]}: kept as
+    #: text (a few KB) rather than as objects, so 10,000 trees fit in little memory
+    payload: str | None = None
     nodes: int = 0
     edges: dict[str, int] = field(default_factory=dict)
     changes: int = 0

@@ -19,6 +19,7 @@ from importlib import resources
 from typing import IO
 
 import jinja2
+from markupsafe import Markup
 
 from migrator.report.model import Report
 
@@ -42,7 +43,19 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["json_script"] = json_script
     return env
+
+
+#: Characters that could end a <script> element or start markup, as JSON escapes:
+#: in JSON text they occur only inside strings, where the escape means the same.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
+
+
+def json_script(text: str) -> Markup:
+    """JSON text made safe inside ``<script type="application/json">`` (what
+    Jinja2's ``tojson`` does to the JSON it makes itself)."""
+    return Markup(text.translate(_SCRIPT_SAFE))
 
 
 def write(report: Report, out: IO[str]) -> None:

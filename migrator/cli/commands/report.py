@@ -61,23 +61,37 @@ def _umask() -> int:
     return mask
 
 
-def edge_reader(settings: Settings, record) -> tuple[object, str | None, list[str]]:
-    """The explicit-edge reader over Heat's database, its URL (masked), and notes
-    when it cannot be had (the kinds are then unknown)."""
-    wanted = kinds.template_ids(c for t in record.trees if t.plan for c in t.plan["changes"])
-    if not wanted:
-        return (lambda _sid: None), None, []
-    try:
-        url = settings.db_url
-        engine = connect_checked(url)
-    except ConvmigError as exc:
-        return (lambda _sid: None), None, [f"edge kinds unknown: Heat's database cannot be read ({exc.message})"]
-    try:
-        return kinds.load(engine, wanted), safe_url(url), []
-    except Exception as exc:  # noqa: BLE001 - the report stands without the kinds
-        return (lambda _sid: None), None, [f"edge kinds unknown: reading the templates failed ({type(exc).__name__})"]
-    finally:
-        engine.dispose()
+class EdgeReader:
+    """Per chunk of a run's trees, the explicit-edge reader over the templates their
+    plans were made from, read from Heat's database (two queries a chunk). When the
+    database cannot be read the kinds are unknown, and ``notes`` says why."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine = None
+        self.database: str | None = None
+        self.notes: list[str] = []
+        self._memo: dict = {}
+
+    def __call__(self, chunk):
+        wanted = kinds.template_ids(c for t in chunk if t.plan for c in t.plan.get("changes", ()))
+        if not wanted or self.notes:
+            return lambda _sid: None
+        try:
+            if self.engine is None:
+                url = self.settings.db_url
+                self.engine = connect_checked(url)
+                self.database = safe_url(url)
+            return kinds.load(self.engine, wanted, memo=self._memo)
+        except ConvmigError as exc:
+            self.notes.append(f"edge kinds unknown: Heat's database cannot be read ({exc.message})")
+        except Exception as exc:  # noqa: BLE001 - the report stands without the kinds
+            self.notes.append(f"edge kinds unknown: reading the templates failed ({type(exc).__name__})")
+        return lambda _sid: None
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
 
 
 class DryRunRecorder:
@@ -124,16 +138,19 @@ class DryRunRecorder:
 
 def make_report(settings: Settings, run_key: str, path: str | None) -> str:
     """Write the report of run ``run_key``; return where it went."""
+    reader = EdgeReader(settings)
+    builder = build.RunReport(reader)
     try:
         with EventLog.open(settings.event_store_url) as log:
-            record = gather(log, run_key)
+            record = gather(log, run_key, on_trees=builder.trees)
     except LookupError as exc:
         raise ConvmigError(f"{exc}; convmig log lists runs") from None
     except EventStoreError as exc:
         raise ConvmigError(str(exc)) from None
-    reader, database, notes = edge_reader(settings, record)
-    page = build.from_run(record, reader, database=database)
-    page.notes += notes
+    finally:
+        reader.close()
+    page = builder.report(record, database=reader.database)
+    page.notes += reader.notes
     path = path or default_path(str(record.run.id))
     with output(path) as out:
         render.write(page, out)
