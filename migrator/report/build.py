@@ -229,10 +229,11 @@ class DryRunReport:
 
     def add(self, plan: TreePlan, tree=None) -> None:
         """One tree's plan; ``tree`` (the loaded ``Tree``) lets edge kinds be read from its templates."""
-        outcome = "refused" if plan.refusals else DRY_OUTCOMES.get("noop" if plan.noop else plan.direction, plan.outcome)
-        tone = "none" if plan.noop else ("ok" if not plan.refusals else ("warn" if plan.retryable else "bad"))
         if plan.refusals:
-            outcome = f"refused: {plan.refusals[0].kind}"
+            outcome, tone = f"refused: {plan.refusals[0].kind}", "warn" if plan.retryable else "bad"
+        else:
+            outcome = DRY_OUTCOMES.get("noop" if plan.noop else plan.direction, plan.outcome)
+            tone = "none" if plan.noop else "ok"
         view = TreeView(plan.root_id, plan.root_name or "", outcome, tone, "; ".join(r.message for r in plan.refusals),
                         notes=list(plan.notes), batch=len(self.batches) + 1)
         if plan.has_work:
