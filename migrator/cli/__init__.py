@@ -91,6 +91,7 @@ def main(ctx: click.Context, db: str | None, heat_config: tuple[str, ...], heat_
       convmig --db mysql+pymysql://heat:PW@db/heat status
       convmig --heat-config /etc/heat/heat.conf migrate --dry-run --all
       convmig log --stack 0b1c... --changes
+      convmig report 8602d4e1 -o change-4711.html   # a run's change record
     """
     ctx.obj = Settings(db=db, heat_config=heat_config, event_store=event_store,
                        heat_config_dir=heat_config_dir or None)
