@@ -11,6 +11,7 @@ Without chromium the tests skip; with ``CI`` set they fail (``.ci/run`` installs
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -145,6 +146,9 @@ def test_a_dry_run_report_in_a_browser(chromium, tmp_path):
         _assert_quiet(browser, page)
         first = browser.evaluate("document.querySelector('header .banner').textContent")
         assert first.strip().startswith("Dry run: nothing was changed.")
+        pdf = base64.b64decode(browser.call("Page.printToPDF", {"printBackground": True})["data"])
+        assert pdf.startswith(b"%PDF") and browser.log.errors == []  # printable, as the page promises
+        (ARTIFACTS / "report-dry-run.pdf").write_bytes(pdf)
     finally:
         browser.close()
     planned = {sid: t for sid, t in trees.items() if t["outcome"] == "to migrate"}
