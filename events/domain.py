@@ -166,6 +166,12 @@ class Run(ChainedAggregate):
             seen = set(aggregate.covered)
             aggregate.covered.extend(s for s in self.stack_ids if s not in seen)
 
+    class Skipped(ChainedAggregate.Event):
+        """Trees of one batch the run left alone, each with why (kind, reason):
+        refusals are recorded nowhere else, and a change record must name them."""
+
+        trees: list
+
     class Finished(ChainedAggregate.Event):
         outcome: str
         counts: dict
@@ -223,6 +229,15 @@ class Run(ChainedAggregate):
         new = [s for s in dict.fromkeys(map(str, stack_ids)) if s not in covered]
         if new:
             self._record(self.Covered, stack_ids=new)
+
+    def skipped(self, trees: list[dict]) -> None:
+        """Record trees this run did not change and why: dicts with ``stack_id``,
+        ``name``, ``kind`` and ``reason`` (passwords in URLs masked)."""
+        if self.outcome is not None:
+            raise ValueError(f"run {self.id} already finished ({self.outcome})")
+        if trees:
+            shown = [{k: (mask_urls(v) if isinstance(v, str) else v) for k, v in t.items()} for t in trees]
+            self._record(self.Skipped, trees=normalise(shown, "trees"))
 
     def finish(self, outcome: str, counts: dict) -> None:
         """Record how the run ended; a run finishes once."""

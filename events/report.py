@@ -57,6 +57,7 @@ VERIFY_COLUMNS = ("record", "kind", "id", "name", "version", "position", "head",
 KINDS = {
     Run.Started: "run-started",
     Run.Covered: "run-covered",
+    Run.Skipped: "run-skipped",
     Run.Finished: "run-finished",
     StackHistory.Opened: "opened",
     StackHistory.Planned: "planned",
@@ -304,6 +305,10 @@ def summary(event: Any) -> str:
     if kind == "run-covered":
         more = f" (+{len(event.stack_ids) - 3} more)" if len(event.stack_ids) > 3 else ""
         return f"{_count(len(event.stack_ids), 'stack')}: {', '.join(event.stack_ids[:3])}{more}"
+    if kind == "run-skipped":
+        more = f" (+{len(event.trees) - 3} more)" if len(event.trees) > 3 else ""
+        shown = ", ".join(f"{t.get('stack_id')} {t.get('kind')}" for t in event.trees[:3])
+        return f"{_count(len(event.trees), 'tree')} skipped: {shown}{more}"
     if kind == "run-finished":
         return f"{event.outcome} {_pairs(event.counts)}".strip()
     if kind == "opened":

@@ -54,6 +54,7 @@ COMMANDS = {
     "log": "migrator.cli.commands.log",
     "verify": "migrator.cli.commands.verify",
     "demo": "migrator.cli.commands.demo",
+    "report": "migrator.cli.commands.report",
 }
 
 
@@ -134,6 +135,7 @@ def main(ctx: click.Context, db: str | None, heat_config: tuple[str, ...], heat_
       convmig --db mysql+pymysql://heat:PW@db/heat status
       convmig --heat-config /etc/heat/heat.conf migrate --dry-run --all
       convmig log --stack 0b1c... --changes
+      convmig report 8602d4e1 -o change-4711.html   # a run's change record
     """
     try:
         timeouts()  # validated before anything connects: a bad value is a usage error, not a hang

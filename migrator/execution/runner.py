@@ -382,6 +382,7 @@ class Runner:
             histories = self._record_plans(work, results, root_ids, histories or self.log.histories)
             failpoint("after-record")
             self._apply_batch([p for p in work if p.root_id not in results], histories, results)
+            self._note_skipped(root_ids, results)
             self._save(*histories.values(), self.run)
             failpoint("after-outcome")
         finally:
@@ -390,6 +391,13 @@ class Runner:
         for res in ordered:
             self.report.add(res)
         return ordered
+
+    def _note_skipped(self, root_ids: list[str], results: dict[str, TreeResult]) -> None:
+        """Record in the run which trees of the batch were skipped and why (saved
+        with the batch's outcomes): the change record (``convmig report``) names them."""
+        skipped = [results[r] for r in dict.fromkeys(root_ids) if r in results and results[r].outcome == "skipped"]
+        self.run.skipped([{"stack_id": r.root_id, "name": r.name or "", "kind": r.kind or "",
+                           "reason": r.reason or "", "retryable": r.retryable} for r in skipped])
 
     @staticmethod
     def _prechecked(trees: dict[str, list[dict]], precheck: Precheck) -> dict[str, TreeResult]:

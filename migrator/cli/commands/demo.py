@@ -1,5 +1,6 @@
 """``convmig demo``: a sample legacy Heat database in SQLite, and a walk through
-status, migrate, the log and a rollback on it.
+status, migrate, the log and a rollback on it, ending with the migrate run's
+change record (``convmig report``) beside the database.
 
 The sample comes from ``migrator.sample.build`` (the same builder the tests and the
 benchmarks use), and every step calls the same function its command calls, so
@@ -20,6 +21,7 @@ from migrator.sample.build import build_sample
 from migrator.planning.selection import Selection
 from migrator.cli.commands import log as log_cmd
 from migrator.cli.commands import migrate as migrate_cmd
+from migrator.cli.commands import report as report_cmd
 from migrator.cli.commands import rollback as rollback_cmd
 from migrator.cli.commands import status as status_cmd
 
@@ -50,8 +52,14 @@ def _step(title: str) -> None:
     click.echo(f"\n== {title}", err=True)
 
 
-def walk_through(settings: Settings, sample) -> None:
-    """status → migrate --all → log → rollback of one tree → its history."""
+def report_path(db_path: str) -> str:
+    """Where the demo writes its change record: beside the database it built."""
+    return os.path.splitext(db_path)[0] + "-report.html"
+
+
+def walk_through(settings: Settings, sample, report_to: str | None = None) -> None:
+    """status → migrate --all → log → rollback of one tree → its history → the
+    migrate run's change record (``report_to``)."""
     _step("status: which stacks run on which engine, and what blocks the rest")
     click.echo(status_cmd.render_table(status_cmd.status(settings)))
     _step("migrate --all: every legacy tree that can move, planned, logged, then applied")
@@ -64,6 +72,10 @@ def walk_through(settings: Settings, sample) -> None:
     echo_report(rollback_cmd.rollback(settings, [root], rollback_cmd.RollbackSelection((root,))), "table")
     _step(f"log --stack {root}: that tree's whole history")
     log_cmd.log(settings.event_store_url, stack=root)
+    if report_to:
+        _step(f"report {report.run_id[:8]}: the migrate run as a change record for a ticket")
+        where = os.path.abspath(report_cmd.make_report(settings, report.run_id, report_to))
+        click.echo(f"convmig: report of run {report.run_id} written to {where}; open it in a browser", err=True)
 
 
 @click.command("demo")
@@ -73,8 +85,9 @@ def walk_through(settings: Settings, sample) -> None:
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @pass_settings
 def cli(settings: Settings, path: str, roots: int, seed: int, force: bool) -> None:
-    """Build a sample legacy Heat database in SQLite (default ./convmig-demo.sqlite)
-    and walk through status, migrate, log and rollback on it.
+    """Build a sample legacy Heat database in SQLite (default ./convmig-demo.sqlite),
+    walk through status, migrate, log and rollback on it, and write the migrate
+    run's change record beside it (./convmig-demo-report.html).
 
     \b
     Examples:
@@ -83,6 +96,6 @@ def cli(settings: Settings, path: str, roots: int, seed: int, force: bool) -> No
     """
     url, sample = build_demo_db(path, roots, seed, force)
     click.echo(f"convmig: built a sample Heat database with {len(sample.roots)} root stacks at {path}", err=True)
-    walk_through(Settings(db=url, event_store=url), sample)  # the demo's log stays in the demo
-    click.echo(f"\nconvmig: explore it yourself: convmig --db {url} status | migrate --dry-run --all | log | rollback ID",
+    walk_through(Settings(db=url, event_store=url), sample, report_path(path))  # the demo's log stays in the demo
+    click.echo(f"\nconvmig: explore it yourself: convmig --db {url} status | migrate --dry-run --all --report plan.html | log | report RUN | rollback ID",
                err=True)

@@ -137,7 +137,7 @@ def cli(ctx: click.Context, settings: Settings, **options) -> None:
 
     Reads the event log (Heat's database, or --event-store). Data goes to
     stdout; hints such as the next page's position go to stderr. Event
-    names: run-started, run-covered, run-finished, opened, planned, applied,
+    names: run-started, run-covered, run-skipped, run-finished, opened, planned, applied,
     failed, refused, recovered; rollback-planned, rolled-back,
     rollback-failed, rollback-refused, rollback-recovered; and repair-planned,
     repaired, repair-failed, repair-refused, repair-recovered.

@@ -3,6 +3,7 @@ convergence engine; or only plan and print (``--dry-run``)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from dataclasses import replace
@@ -33,8 +34,10 @@ def outcome_key(plan: TreePlan) -> str:
     return {"noop": "already done", "migrate": "to migrate", "repair": "to repair"}[plan.outcome]
 
 
-def dry_run(settings: Settings, selection: Selection, emit: Callable[[TreePlan], None]) -> tuple[Counter, list[TreePlan]]:
-    """Plan every selected tree and emit each plan; nothing is written anywhere."""
+def dry_run(settings: Settings, selection: Selection, emit: Callable[[TreePlan], None],
+            recorder=None) -> tuple[Counter, list[TreePlan]]:
+    """Plan every selected tree and emit each plan; nothing is written anywhere
+    (``recorder``, for ``--report``, sees each plan with its tree, batch by batch)."""
     engine = connect_checked(settings.db_url)
     counts: Counter = Counter()
     refused: list[TreePlan] = []
@@ -45,11 +48,15 @@ def dry_run(settings: Settings, selection: Selection, emit: Callable[[TreePlan],
             with engine.connect() as conn:
                 planned = _planned(conn, batch, selection)
                 conn.rollback()
-            for _tree, plan in planned:
+            for tree, plan in planned:
                 counts[outcome_key(plan)] += 1
                 if plan.refusals:
                     refused.append(plan)
                 emit(plan)
+                if recorder:
+                    recorder.add(plan, tree)
+            if recorder:
+                recorder.batch()
     finally:
         engine.dispose()
     return counts, refused
@@ -143,8 +150,11 @@ def _plan_batch(conn, root_ids: list[str], *, selection: Selection) -> list[Tree
 @retry_option("migrate")
 @batch_size_option
 @format_option
+@click.option("--report", "report_path", metavar="FILE",
+              help="With --dry-run: also write the plan as a self-contained HTML change record to FILE.")
 @pass_settings
-def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repair, online, retry, batch_size, fmt) -> None:
+def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repair, online, retry, batch_size, fmt,
+        report_path) -> None:
     """Migrate stack trees (a root and all its nested stacks) to convergence.
 
     Each tree is planned, the plan is committed to the event log, then the
@@ -161,6 +171,8 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
       convmig migrate --retry                         # continue the last run
       convmig migrate --repair-deps --all             # convergence trees missing edges (see verify)
     """
+    if report_path and not dry_run:
+        raise UsageError("--report goes with --dry-run; for a run that happened, use: convmig report RUN_ID")
     if retry is not None:
         if stack_ids or all_ or tenant or limit or repair:
             raise UsageError("--retry takes the selection of the run it continues; "
@@ -185,7 +197,7 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
                    f"{selection.tenant}: check the project id (convmig status --tenant lists its stacks)", err=True)
         click.get_current_context().exit(EXIT_PARTIAL)
     if dry_run:
-        _cli_dry_run(settings, selection, fmt)
+        _cli_dry_run(settings, selection, fmt, report_path)
         return
     settings.announce()
     progress = Progress(total)
@@ -198,10 +210,16 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
     click.get_current_context().exit(report.exit_code)
 
 
-def _cli_dry_run(settings: Settings, selection: Selection, fmt: str) -> None:
+def _cli_dry_run(settings: Settings, selection: Selection, fmt: str, report_path: str | None = None) -> None:
     """Stream each tree's plan as it is made (a JSON array written piece by piece,
-    so memory stays flat however many trees --all covers)."""
+    so memory stays flat however many trees --all covers); with ``report_path``
+    also write the change record."""
     first = True
+    recorder = None
+    if report_path:
+        from migrator.cli.commands.report import DryRunRecorder
+
+        recorder = DryRunRecorder(settings, selection)
 
     def emit(plan: TreePlan) -> None:
         nonlocal first
@@ -211,7 +229,7 @@ def _cli_dry_run(settings: Settings, selection: Selection, fmt: str) -> None:
             click.echo(plan_table(plan))
         first = False
 
-    counts, refused = dry_run(settings, selection, emit)
+    counts, refused = dry_run(settings, selection, emit, recorder)
     if fmt == "json":
         click.echo(('{"trees": [' if first else "\n") + '], "summary": ' + dumps(dict(counts)) + "}")
     else:
@@ -220,4 +238,7 @@ def _cli_dry_run(settings: Settings, selection: Selection, fmt: str) -> None:
     for plan in refused:
         for r in plan.refusals:
             click.echo(f"convmig: refused: {r.message}", err=True)
+    if recorder:
+        recorder.write(report_path)
+        click.echo(f"convmig: dry-run report written to {os.path.abspath(report_path)}", err=True)
     click.get_current_context().exit(dry_run_exit(refused))
