@@ -78,9 +78,11 @@ def _blocked(conn, tenant: str | None) -> list[dict]:
         )
     }
     reasons: dict[str, list[str]] = defaultdict(list)
+    kinds: dict[str, set[str]] = defaultdict(set)  # what --include-failed can and cannot clear
     for r in roots.values():
         if r.status != "COMPLETE":
             reasons[r.id].append(_state_reason("stack", r.name, r.id, r.action, r.status))
+            kinds[r.id].add(_state_kind(r.status))
     owners = {r.id: r.owner_id for r in conn.execute(sa.select(stack.c.id, stack.c.owner_id).where(stack.c.owner_id.is_not(None), _WALKED))}
     nested_bad = conn.execute(
         sa.select(stack.c.id, stack.c.name, stack.c.action, stack.c.status).where(
@@ -91,19 +93,43 @@ def _blocked(conn, tenant: str | None) -> list[dict]:
         root = _root_of(r.id, owners)
         if root in roots:
             reasons[root].append(_state_reason("nested stack", r.name, r.id, r.action, r.status))
+            kinds[root].add(_state_kind(r.status))
     for stack_id, engine_id in stack_locks(conn).items():
         root = _root_of(stack_id, owners)
         if root in roots:
             reasons[root].append(f"stack {stack_id} is locked by engine {engine_id}")
+            kinds[root].add("locked")
     return [
-        {"root_id": rid, "name": roots[rid].name, "tenant": roots[rid].tenant, "reasons": reasons[rid]}
+        {"root_id": rid, "name": roots[rid].name, "tenant": roots[rid].tenant, "reasons": reasons[rid],
+         "include_failed_clears": kinds[rid] == {"failed"}}
         for rid in sorted(reasons, key=lambda i: (roots[i].name or "", i))
     ]
 
 
 def _state_reason(kind: str, name: str, stack_id: str, action: str, status: str) -> str:
-    what = "wait for it to finish and re-run" if status == "IN_PROGRESS" else "fix or update it first"
+    if status == "IN_PROGRESS":
+        what = "wait for it to finish (a dead engine's: heat-manage reset_stack_status, then --include-failed)"
+    elif status == "FAILED":
+        what = "fix or update it first, or migrate it with --include-failed"
+    else:
+        what = "fix or update it first"
     return f"{kind} {name} ({stack_id}) is {action}_{status}: {what}"
+
+
+def _state_kind(status: str | None) -> str:
+    """"failed" for what ``migrate --include-failed`` accepts (issue 19), else "state"."""
+    return "failed" if status == "FAILED" else "state"
+
+
+def include_failed_summary(blocked: list[dict]) -> dict:
+    """The roots ``--include-failed`` would add (only FAILED states block them) and
+    those it would still refuse, with why. Template-level problems and backup rows
+    that cannot be placed need a plan: ``migrate --dry-run --include-failed``."""
+    return {
+        "would_add": [b["root_id"] for b in blocked if b["include_failed_clears"]],
+        "still_refused": [{"root_id": b["root_id"], "name": b["name"], "reasons": b["reasons"]}
+                          for b in blocked if not b["include_failed_clears"]],
+    }
 
 
 def status(settings: Settings, tenant: str | None = None) -> dict:
@@ -114,7 +140,8 @@ def status(settings: Settings, tenant: str | None = None) -> dict:
             check_schema(conn)
             report = {
                 "counts": _counts(conn, tenant),
-                "blocked": _blocked(conn, tenant),
+                "blocked": (blocked := _blocked(conn, tenant)),
+                "include_failed": include_failed_summary(blocked),
                 "engines": [
                     {"engine_id": e.engine_id, "host": e.hostname or e.host, "alive": e.alive,
                      "last_seen": e.last_seen.isoformat() if e.last_seen else None}
@@ -162,6 +189,9 @@ def render_table(report: dict) -> str:
                 headers=["root stack", "id", "why"],
             )
         )
+        extra = report["include_failed"]
+        lines += ["", f"migrate --include-failed would add {len(extra['would_add'])} of them; "
+                      f"{len(extra['still_refused'])} would still be refused (in progress or locked)"]
     live = [e for e in report["engines"] if e["alive"]]
     if live:
         lines += ["", "live heat-engines: " + ", ".join(f"{e['engine_id']} on {e['host']}" for e in live)]
