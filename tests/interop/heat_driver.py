@@ -714,7 +714,7 @@ def wait_for(root_ids: list[str], done, what: str) -> None:
         roots_done = all(done(stacks[r]) for r in root_ids)
         if roots_done:
             busy = [s for r in root_ids for sid in tree_ids(r, list(stacks.values()), include_deleted=False)
-                    if (s := stacks[sid])["status"] == "IN_PROGRESS"]
+                    if (s := stacks[sid])["status"] == "IN_PROGRESS" and not s["backup"]]  # a legacy backup stays so
             if not busy:
                 return
         if time.monotonic() > deadline:
