@@ -2,7 +2,9 @@
 
 A tree is a root stack plus every stack reached through ``owner_id``, skipping
 backup and soft-deleted stacks, exactly as Heat's
-``stack_get_all_by_root_owner_id`` walks it. Loading is batched: a fixed number
+``stack_get_all_by_root_owner_id`` walks it. The legacy backup stacks owned by
+the tree's stacks (and their rows) are loaded beside it, for the migration to
+finish them (``migrator.planning.failed``). Loading is batched: a fixed number
 of queries per batch of trees (one per nesting level, one per table), never one
 per resource, so planning tens of thousands of trees stays fast.
 
