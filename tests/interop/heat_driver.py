@@ -340,7 +340,7 @@ F_INNER = {"heat_template_version": HOT, "resources": {
     BROKEN: {"type": "OS::Neutron::Net", "depends_on": "net"}}}
 
 
-def f_nested(step: int) -> tuple[dict, dict, dict]:
+def f_deep(step: int) -> tuple[dict, dict, dict]:
     """CREATE_FAILED root and nested stack: the failure is one level down."""
     res = {"a": {"type": "OS::Heat::None"}, "sub": {"type": "inner.yaml", "depends_on": "a"}}
     if step >= 2:
@@ -387,7 +387,7 @@ def f_reset(step: int) -> tuple[dict, dict, dict]:
 
 FAILED_KINDS = {
     "f_create": (f_create, "failed create", False),
-    "f_nested": (f_nested, "failed create one level down", False),
+    "f_deep": (f_deep, "failed create one level down", False),
     "f_update_empty": (f_update_empty, "failed update, empty backup", False),
     "f_update_backup": (f_update_backup, "failed update after a replacement kept in the backup", False),
     "f_reset": (f_reset, "dead engine's update, reset_stack_status", False),

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.interop
 
 RELEASE = os.environ.get("CONVMIG_HEAT_RELEASE", "heat")
 #: kind -> the state Heat's legacy engine leaves (written by hand from the shapes)
-STATES = {"f_create": "CREATE_FAILED", "f_nested": "CREATE_FAILED", "f_update_empty": "UPDATE_FAILED",
+STATES = {"f_create": "CREATE_FAILED", "f_deep": "CREATE_FAILED", "f_update_empty": "UPDATE_FAILED",
           "f_update_backup": "UPDATE_FAILED", "f_reset": "UPDATE_FAILED"}
 
 
@@ -77,7 +77,7 @@ def _all_stacks(dumped: dict, roots) -> set[str]:
 def test_failed_shapes_are_what_the_legacy_engine_leaves(failed_world):
     w, base = failed_world, failed_world.base_dump
     assert {k: v["state"] for k, v in w.created.items()} == STATES
-    for kind in ("f_nested", "f_reset"):
+    for kind in ("f_deep", "f_reset"):
         (child,) = tree_of(base, w.roots[kind]) - {w.roots[kind]}
         assert base["stack"][(child,)]["status"] == "FAILED"
     assert "manually reset" in base["stack"][(w.roots["f_reset"],)]["status_reason"]
