@@ -38,10 +38,13 @@ def fresh(backend, tmp_path, name):
 
 
 def comparable(url):
-    """The database with the random traversal ids blanked."""
+    """The database with the random traversal ids blanked, and the clock times at which
+    a migration soft-deletes a finished legacy backup stack (they are "now")."""
     data = dump(url)
     for row in data["stack"]:
         row["current_traversal"] = bool(row["current_traversal"])
+        if row["backup"]:
+            row["updated_at"], row["deleted_at"] = bool(row["updated_at"]), bool(row["deleted_at"])
     return data
 
 

@@ -84,7 +84,15 @@ def _check_invariants(url, before, after, sample):
             assert new["current_deps"] == old["current_deps"]  # 14
             tmpl = json.loads(templates_after[new["raw_template_id"]]["template"])
             env = json.loads(templates_after[new["raw_template_id"]]["environment"] or "null")
-            rows = [r for r in active.values() if r.stack_id == sid]
+            everything = [r for r in active.values() if r.stack_id == sid]
+            rows = [r for r in everything if r.replaced_by is None]
+            for r in everything:  # a legacy backup stack's row, adopted as a replaced row (issue 19)
+                if r.replaced_by is not None:
+                    o = old_res[r.id]
+                    assert old_stacks[o["stack_id"]]["backup"] and old_stacks[o["stack_id"]]["owner_id"] == sid
+                    assert new_stacks[o["stack_id"]]["deleted_at"] is not None  # the backup is soft-deleted
+                    assert active[r.replaced_by].replaces == r.id and active[r.replaced_by].name == r.name
+                    assert r.current_template_id == old_stacks[o["stack_id"]]["raw_template_id"]
             files_id = templates_after[new["raw_template_id"]]["files_id"]
             files = json.loads(files_rows[files_id]["files"]) if files_id in files_rows else None
             deps = stack_dependencies(tmpl, env, files, [dict(r._mapping) for r in rows],
@@ -102,8 +110,9 @@ def _check_invariants(url, before, after, sample):
                 assert r.engine_id is None  # 11
                 o = old_res[r.id]
                 for col in ("action", "status", "nova_instance", "uuid", "rsrc_prop_data_id", "attr_data_id",
-                            "root_stack_id", "replaces", "replaced_by"):
+                            "root_stack_id", "replaced_by"):
                     assert getattr(r, col) == o[col], col  # 13
+                assert r.replaces == o["replaces"] or active[r.replaces].replaced_by == r.id
     assert len(traversals) == len(set(traversals))  # 2: distinct
     used_files = {t["files_id"] for t in after["raw_template"] if t["files_id"]}
     orphaned = {f["id"] for f in before["raw_template_files"]} & files_after - used_files

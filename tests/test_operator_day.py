@@ -109,7 +109,7 @@ def test_a_retry_may_not_change_the_selection(sample_db):
     cli("--db", url, "migrate", sample.special["updated"])
     result = cli("--db", url, "migrate", "--retry", "--all")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.count("\n") == 1 and "only --prune-orphans and --online may widen it" in result.stderr
+    assert result.stderr.count("\n") == 1 and "only --prune-orphans, --include-failed and --online may widen it" in result.stderr
 
 
 # ------------------------------------------------------------------ confirmation and provenance

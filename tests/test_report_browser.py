@@ -173,14 +173,19 @@ def _dry_graph(url: str, root: str) -> tuple[int, int | None]:
     try:
         with engine.connect() as conn:
             members = tree_members(conn, [root])[root]
+            backups = conn.execute(sa.text("SELECT id FROM stack WHERE backup AND deleted_at IS NULL AND owner_id IN :ids")
+                                   .bindparams(sa.bindparam("ids", expanding=True)), {"ids": members}).scalars().all()
             stacks = conn.execute(sa.text("SELECT s.id, t.template FROM stack s JOIN raw_template t ON t.id = s.raw_template_id"
                                           " WHERE s.id IN :ids AND NOT s.convergence").bindparams(sa.bindparam("ids", expanding=True)), {"ids": members}).all()
             names = conn.execute(sa.text("SELECT stack_id, name FROM resource WHERE stack_id IN :ids AND NOT (action = 'DELETE' AND status = 'COMPLETE')")
-                                 .bindparams(sa.bindparam("ids", expanding=True)), {"ids": members}).all()
+                                 .bindparams(sa.bindparam("ids", expanding=True)), {"ids": members + backups}).all()
+            owner_of = dict(conn.execute(sa.text("SELECT id, owner_id FROM stack WHERE id IN :ids")
+                                         .bindparams(sa.bindparam("ids", expanding=True)), {"ids": backups or ["-"]}).all())
     finally:
         engine.dispose()
     legacy = {sid for sid, _text in stacks}  # a convergence stack in the tree is left alone
-    names = [(sid, name) for sid, name in names if sid in legacy]
+    # a legacy backup stack's rows are adopted into its owner (issue 19): drawn there
+    names = [(owner_of.get(sid, sid), name) for sid, name in names if owner_of.get(sid, sid) in legacy]
     present: dict[str, set[str]] = {}
     for sid, name in names:
         present.setdefault(sid, set()).add(name)

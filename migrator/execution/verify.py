@@ -88,15 +88,18 @@ def _check_resources(tree: Tree, st: dict, who: str) -> list[str]:
     ids = {r["id"] for r in rows}
     by_name: dict[str, int] = {}
     requires: dict[int, list] = {}
+    live = {r["id"]: r for r in rows}
     for r in rows:
         rwho = f"{who} resource {r['name']} (id {r['id']})"
-        if r["name"] not in enabled:
+        if _replaced(r, live):
+            pass  # a replaced row waiting for convergence's cleanup (e.g. adopted from a legacy backup stack)
+        elif r["name"] not in enabled:
             problems.append(f"{rwho}: not an enabled resource of the template")
         elif r["name"] in by_name:
             problems.append(f"{rwho}: second active row named {r['name']} (also id {by_name[r['name']]})")
         else:
             by_name[r["name"]] = r["id"]
-        if r["current_template_id"] != st["raw_template_id"]:
+        if r["current_template_id"] != st["raw_template_id"] and not _replaced(r, live):
             problems.append(f"{rwho}: current_template_id {r['current_template_id']} is not {st['raw_template_id']}")
         if r["engine_id"] is not None:
             problems.append(f"{rwho}: engine_id {r['engine_id']} left set")
@@ -113,6 +116,15 @@ def _check_resources(tree: Tree, st: dict, who: str) -> list[str]:
     if cycle:
         problems.append(f"{who}: requires forms a cycle {' -> '.join(cycle)}")
     return problems
+
+
+def _replaced(row: dict, live: dict[int, dict]) -> bool:
+    """A row convergence has replaced: its replacement is an active row of the same
+    name in the same stack that names it back. It keeps an older template until
+    the next traversal deletes it, so the one-row-per-name and current-template
+    invariants do not apply to it."""
+    other = live.get(row["replaced_by"])
+    return other is not None and other["name"] == row["name"] and other["replaces"] == row["id"]
 
 
 def check_edges(tree: Tree, memo: dict | None = None) -> list[str]:

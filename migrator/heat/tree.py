@@ -2,7 +2,9 @@
 
 A tree is a root stack plus every stack reached through ``owner_id``, skipping
 backup and soft-deleted stacks, exactly as Heat's
-``stack_get_all_by_root_owner_id`` walks it. Loading is batched: a fixed number
+``stack_get_all_by_root_owner_id`` walks it. The legacy backup stacks owned by
+the tree's stacks (and their rows) are loaded beside it, for the migration to
+finish them (``migrator.planning.failed``). Loading is batched: a fixed number
 of queries per batch of trees (one per nesting level, one per table), never one
 per resource, so planning tens of thousands of trees stays fast.
 
@@ -62,6 +64,12 @@ class Tree:
     #: templates or get_file), for reading the templates as Heat loads them.
     stack_files: dict[int, dict] = field(default_factory=dict)
     prune: "PruneDetails | None" = None
+    #: legacy backup stacks (``backup`` true, not deleted) by the id of the tree stack owning them
+    backups: dict[str, list[dict]] = field(default_factory=dict)
+    #: active resource rows of each backup stack, by backup stack id
+    backup_resources: dict[str, list[dict]] = field(default_factory=dict)
+    #: live stacks owned by a backup stack (nothing a migration can place), by backup stack id
+    backup_children: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def root_id(self) -> str:
@@ -141,6 +149,7 @@ def load_trees(conn: Connection, root_ids: list[str]) -> tuple[list[Tree], list[
             trees.append(Tree(root=row, stacks=[row]))
     if trees:
         _load_descendants(conn, trees)
+        _load_backups(conn, trees)
         _load_resources(conn, trees)
         _load_templates(conn, trees)
     return trees, missing
@@ -170,13 +179,37 @@ def _depth_first(stack_id: str, children: dict[str, list[dict]]) -> Iterator[dic
         yield from _depth_first(child["id"], children)
 
 
+#: Legacy backup stacks: Heat's walker skips them, a migration must not (see
+#: ``migrator.planning.failed``).
+BACKUPS = sa.and_(stack.c.deleted_at.is_(None), stack.c.backup == sa.true())
+
+
+def _load_backups(conn: Connection, trees: list[Tree]) -> None:
+    """The live backup stacks owned by each tree's stacks, and any live stack a
+    backup owns in turn (two queries per batch)."""
+    owner = {s["id"]: t for t in trees for s in t.stacks}
+    found = _select_in(conn, stack, stack.c.owner_id, owner, BACKUPS)
+    for row in sorted(found, key=lambda r: r["id"]):
+        owner[row["owner_id"]].backups.setdefault(row["owner_id"], []).append(row)
+    by_backup = {r["id"]: owner[r["owner_id"]] for r in found}
+    for row in sorted(_select_in(conn, stack, stack.c.owner_id, by_backup, stack.c.deleted_at.is_(None)),
+                      key=lambda r: r["id"]):
+        by_backup[row["owner_id"]].backup_children.setdefault(row["owner_id"], []).append(row)
+
+
 def _load_resources(conn: Connection, trees: list[Tree]) -> None:
     owner = {s["id"]: t for t in trees for s in t.stacks}
+    backup_owner = {b["id"]: t for t in trees for rows in t.backups.values() for b in rows}
     for tree in trees:
         tree.resources = {sid: [] for sid in tree.stack_ids}
-    rows = _select_in(conn, resource, resource.c.stack_id, owner, ACTIVE)
+        tree.backup_resources = {b["id"]: [] for rows in tree.backups.values() for b in rows}
+    rows = _select_in(conn, resource, resource.c.stack_id, [*owner, *backup_owner], ACTIVE)
     for row in sorted(rows, key=lambda r: r["id"]):
-        owner[row["stack_id"]].resources[row["stack_id"]].append(row)
+        sid = row["stack_id"]
+        if sid in owner:
+            owner[sid].resources[sid].append(row)
+        else:
+            backup_owner[sid].backup_resources[sid].append(row)
 
 
 def _load_templates(conn: Connection, trees: list[Tree]) -> None:

@@ -17,12 +17,13 @@ from migrator.heat.tree import Tree, legacy_root_ids, load_prune_details, load_t
 BATCH = 500
 
 
-def plan_roots(conn: Connection, root_ids: list[str], *, prune: bool = False,
+def plan_roots(conn: Connection, root_ids: list[str], *, prune: bool = False, include_failed: bool = False,
                new_traversal: Callable[[], str] | None = None) -> list[tuple[Tree | None, TreePlan]]:
-    """Plans for ``root_ids`` in order (refusals for ids that are not roots)."""
+    """Plans for ``root_ids`` in order (refusals for ids that are not roots);
+    ``include_failed`` also takes trees with FAILED stacks (issue 19)."""
     trees, missing = load_trees(conn, root_ids)
     memo: dict = {}  # template readings shared within the batch (see ``analyse``)
-    analyses = {t.root_id: analyse(t, memo) for t in trees}
+    analyses = {t.root_id: analyse(t, memo, include_failed) for t in trees}
     if prune:
         _attach_prune_details(conn, trees, analyses)
     kwargs = {"new_traversal": new_traversal} if new_traversal else {}

@@ -26,6 +26,7 @@ from migrator.planning.deps import (
     TemplateDeps, TemplateError, Undecidable, find_cycle, needs_implicit, physical_ids, template_dependencies,
     with_implicit)
 from migrator.heat.schema import load_json, state_name
+from migrator.planning.failed import BackupPlan, plan_backups, utc_now, with_backup_columns
 from migrator.heat.tree import Missing, Tree
 
 #: Refusal kinds a later run can clear without the operator changing anything.
@@ -135,27 +136,31 @@ def refuse_missing(missing: Missing, verb: str = "migrate") -> TreePlan:
 # --------------------------------------------------------------------------- analysis
 
 
-def _state_refusal(row: dict, nested: bool) -> Refusal | None:
-    """Heat's precondition: every stack of the tree has status COMPLETE."""
-    if row["status"] == "COMPLETE":
+def _state_refusal(row: dict, nested: bool, include_failed: bool = False) -> Refusal | None:
+    """Heat's precondition: every stack of the tree has status COMPLETE; with
+    ``include_failed`` (issue 19) FAILED is accepted too, IN_PROGRESS never."""
+    if row["status"] == "COMPLETE" or (include_failed and row["status"] == "FAILED"):
         return None
     what = "nested stack" if nested else "stack"
     state = state_name(row["action"], row["status"])
     if row["status"] == "IN_PROGRESS":
-        return Refusal("in_progress", f"{what} {label(row)} is {state}: wait for it to finish and re-run", row["id"])
-    return Refusal("failed_state", f"{what} {label(row)} is {state}: fix or update it first, then re-run", row["id"])
+        return Refusal("in_progress", f"{what} {label(row)} is {state}: wait for it to finish and re-run; if no "
+                       f"heat-engine is alive any more, run heat-manage reset_stack_status {row['id']}, then "
+                       f"migrate with --include-failed", row["id"])
+    return Refusal("failed_state", f"{what} {label(row)} is {state}: fix or update it first, or migrate it as it "
+                   f"is with --include-failed (the convergence engine can then retry it), then re-run", row["id"])
 
 
-def precheck(stacks: list[dict]) -> Refusal | str | None:
+def precheck(stacks: list[dict], include_failed: bool = False) -> Refusal | str | None:
     """Heat's preconditions on the stack rows alone (root first): "noop" when the
-    root is already convergence, a refusal when a stack is not COMPLETE, else None.
-    Cheap enough to run before taking any lock."""
+    root is already convergence, a refusal when a stack is not COMPLETE (nor, with
+    ``include_failed``, FAILED), else None. Cheap enough to run before taking any lock."""
     if stacks[0]["convergence"]:
         return "noop"
-    return next((r for i, s in enumerate(stacks) if (r := _state_refusal(s, nested=i > 0))), None)
+    return next((r for i, s in enumerate(stacks) if (r := _state_refusal(s, i > 0, include_failed))), None)
 
 
-def analyse(tree: Tree, memo: dict | None = None) -> TreeAnalysis:
+def analyse(tree: Tree, memo: dict | None = None, include_failed: bool = False) -> TreeAnalysis:
     """Check the tree's states, read every legacy stack's template, sort its rows.
 
     ``memo`` (a dict the caller keeps across the trees of a batch) shares the
@@ -165,7 +170,7 @@ def analyse(tree: Tree, memo: dict | None = None) -> TreeAnalysis:
     root = tree.root
     if root["convergence"]:
         return TreeAnalysis(tree, [], [], noop=True)
-    refusals = [r for i, s in enumerate(tree.stacks) if (r := _state_refusal(s, nested=i > 0))]
+    refusals = [r for i, s in enumerate(tree.stacks) if (r := _state_refusal(s, i > 0, include_failed))]
     stacks = []
     if not refusals:
         for s in tree.stacks:
@@ -284,9 +289,11 @@ def plan_tree(
     *,
     prune: bool = False,
     new_traversal: Callable[[], str] = lambda: str(uuid.uuid4()),
+    now: Callable[[], datetime] = utc_now,
 ) -> TreePlan:
     """The plan of one tree (pure). With ``prune`` the tree must carry its
-    ``PruneDetails`` (``tree.load_prune_details``) for the rows to delete."""
+    ``PruneDetails`` (``tree.load_prune_details``) for the rows to delete;
+    ``now`` stamps the legacy backup stacks it soft-deletes."""
     analysis = analysis or analyse(tree)
     plan = TreePlan(tree.root_id, tree.root["name"], [(s["id"], s["name"]) for s in tree.stacks])
     if analysis.noop:
@@ -305,8 +312,32 @@ def plan_tree(
         stack_changes.append(_stack_change(sa_.stack, new_traversal()))
         resource_changes += _resource_changes(sa_)
         plan.kept_resources[sa_.stack["id"]] = sorted(r["id"] for r in sa_.keep.values())
-    plan.changes = stack_changes + resource_changes + _prune_changes(tree, pruned, plan) + _template_deletions(tree, analysis, plan)
+    backups = _plan_backups(tree, analysis, resource_changes, now)
+    if backups.problems:
+        plan.refusals = [Refusal("backup_rows", message, sid) for sid, message in backups.problems]
+        plan.kept_resources = {}
+        return plan
+    resource_changes = _adopt(analysis, resource_changes, backups, plan)
+    plan.changes = (stack_changes + backups.stack_changes + resource_changes + _prune_changes(tree, pruned, plan)
+                    + _template_deletions(tree, analysis, plan))
     return plan
+
+
+def _plan_backups(tree: Tree, analysis: TreeAnalysis, resource_changes: list[RowChange], now) -> BackupPlan:
+    """The legacy backup stacks' part (``migrator.planning.failed``), given the
+    ``requires`` this plan leaves on each kept row."""
+    written = {c.pk["id"]: c.after["requires"] for c in resource_changes if "requires" in c.after}
+    return plan_backups(tree, analysis.stacks, lambda row: written.get(row["id"], row["requires"]), label, now)
+
+
+def _adopt(analysis: TreeAnalysis, resource_changes: list[RowChange], backups: BackupPlan, plan: TreePlan) -> list[RowChange]:
+    """Merge the adopted rows' columns into the plan; they are active rows of their new stack."""
+    plan.notes += backups.notes
+    for sid, ids in backups.moved.items():
+        plan.kept_resources[sid] = sorted(plan.kept_resources.get(sid, []) + ids)
+    rows = {r["id"]: r for sa_ in analysis.stacks for r in sa_.keep.values()}
+    rows.update({r["id"]: r for rs in analysis.tree.backup_resources.values() for r in rs})
+    return with_backup_columns(resource_changes, rows, backups.resource_after, lambda r: _image(r, RESOURCE_IMAGE))
 
 
 #: The before-image of an updated row: the columns the plan changes and the ones it

@@ -23,6 +23,7 @@ class Selection:
     limit: int | None = None
     prune: bool = False
     repair: bool = False  # convergence trees whose requires lack edges, instead of legacy trees
+    include_failed: bool = False  # also trees with *_FAILED stacks (issue 19)
 
     def validate(self) -> "Selection":
         """Refuse contradictory or empty selections (exit 2, nothing opened)."""
@@ -36,6 +37,8 @@ class Selection:
             raise UsageError("--limit must be at least 1")
         if self.repair and self.prune:
             raise UsageError("--repair-deps works on convergence trees and --prune-orphans on legacy ones: give one")
+        if self.repair and self.include_failed:
+            raise UsageError("--include-failed selects legacy trees to migrate; --repair-deps works on convergence trees: give one")
         return self
 
     def batches(self, engine: Engine, size: int = BATCH) -> Iterator[list[str]]:
@@ -65,4 +68,5 @@ class Selection:
     @classmethod
     def from_dict(cls, data: dict) -> "Selection":
         return cls(tuple(data.get("stack_ids") or ()), bool(data.get("all")), data.get("tenant"),
-                   data.get("limit"), bool(data.get("prune")), bool(data.get("repair")))
+                   data.get("limit"), bool(data.get("prune")), bool(data.get("repair")),
+                   bool(data.get("include_failed")))

@@ -1084,7 +1084,9 @@ class _Specials:
     def backup_parent(self) -> str:
         """ROLLBACK_COMPLETE root whose failed legacy update left its backup
         stack ``name*`` (backup=1, owner_id = root, CREATE_IN_PROGRESS as
-        ``Stack.__init__`` defaults it) holding a copy of the server row."""
+        ``Stack.__init__`` defaults it) holding the server row the update
+        replaced (its own physical server, which the legacy engine would delete
+        with the backup)."""
         b = self.b
         rec = b.root(_kind_web(), ("ROLLBACK", "COMPLETE"), name="backup-parent")
         tree_when = rec.row["updated_at"]
@@ -1101,7 +1103,7 @@ class _Specials:
         self.w.add("resource_properties_data", id=rpd, data=dump_json({"image": "cirros-0.6.2"}), encrypted=False,
                    created_at=tree_when)
         self.w.add("resource", **{**src, "id": self.w.next_id("resource"), "uuid": b.uuid(), "stack_id": backup_id,
-                                  "created_at": tree_when, "rsrc_prop_data_id": rpd, "attr_data_id": None,
+                                  "nova_instance": b.uuid(), "created_at": tree_when, "rsrc_prop_data_id": rpd, "attr_data_id": None,
                                   "atomic_key": None})
         return rec.id
 

@@ -49,6 +49,7 @@ class Cloud:
         self.names: dict[int, str] = {}
         self.subnets: dict[str, set[str]] = {}  # network physical id -> subnet physical ids
         self.conflicts: list[str] = []
+        self.failing: set[str] = set()  # resource names whose create fails, on request (issue 19's FAILED shapes)
         if path and os.path.exists(path):
             with open(path) as f:
                 data = json.load(f)
@@ -57,6 +58,7 @@ class Cloud:
             self.names = {int(k): v for k, v in data["names"].items()}
             self.subnets = {k: set(v) for k, v in data["subnets"].items()}
             self.conflicts = data.get("conflicts", [])
+            self.failing = set(data.get("failing", []))
 
     def save(self) -> None:
         if not self.path:
@@ -64,7 +66,7 @@ class Cloud:
         with self.lock:
             data = {"live": sorted(self.live), "needs": {k: sorted(v) for k, v in self.needs.items()},
                     "names": self.names, "subnets": {k: sorted(v) for k, v in self.subnets.items()},
-                    "conflicts": self.conflicts}
+                    "conflicts": self.conflicts, "failing": sorted(self.failing)}
         with open(self.path, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
 
@@ -115,7 +117,13 @@ def fake_id(rsrc) -> str:
 # --------------------------------------------------------------------------- the stubs
 
 
+class CloudFailure(Exception):
+    """What a service answers when it cannot create the object (a 500)."""
+
+
 def _handle_create(self):
+    if self.name in CLOUD.failing:
+        raise CloudFailure(f"500: the cloud failed to create {self.name} (interop fixture)")
     self.resource_id_set(fake_id(self))
     if self.has_interface("OS::Neutron::Subnet"):
         try:

@@ -24,6 +24,8 @@ Subcommands (each takes the database URL first; stack ids are root stacks):
   converge-delete URL ID...       convergence_engine=True: delete every tree, wait
   legacy-update URL ID...         convergence_engine=False: the same, legacy engine
   legacy-delete URL ID...
+  converge-retry URL ID...        update --existing (the stored template again), convergence engine
+  legacy-retry URL ID...          the same, legacy engine
   states URL                      every stack and resource row (for debugging)
 """
 
@@ -313,6 +315,85 @@ def mixed(step: int) -> tuple[dict, dict, dict]:
     return {"heat_template_version": HOT, "resources": res}, {}, files()
 
 
+# --------------------------------------------------------------------------- FAILED shapes (issue 19)
+#
+# The cloud fails the create of every resource named "broken" while the legacy
+# engine builds these (fake_cloud.Cloud.failing), then heals: a retry after the
+# migration can complete, as it would once an operator fixed the cause.
+# Step 0 is what the legacy create makes, 1 the legacy update (where there is
+# one), 2 the update after migration.
+
+BROKEN = "broken"
+
+
+def f_create(step: int) -> tuple[dict, dict, dict]:
+    """CREATE_FAILED: a network created, the one after it fails."""
+    res = {"net": {"type": "OS::Neutron::Net", "properties": {"name": "ok"}},
+           BROKEN: {"type": "OS::Neutron::Net", "depends_on": "net", "properties": {"name": "broken"}}}
+    if step >= 2:
+        res["extra"] = {"type": "OS::Heat::None", "depends_on": BROKEN}
+    return {"heat_template_version": HOT, "resources": res}, {}, {}
+
+
+F_INNER = {"heat_template_version": HOT, "resources": {
+    "net": {"type": "OS::Neutron::Net"},
+    BROKEN: {"type": "OS::Neutron::Net", "depends_on": "net"}}}
+
+
+def f_deep(step: int) -> tuple[dict, dict, dict]:
+    """CREATE_FAILED root and nested stack: the failure is one level down."""
+    res = {"a": {"type": "OS::Heat::None"}, "sub": {"type": "inner.yaml", "depends_on": "a"}}
+    if step >= 2:
+        res["extra"] = {"type": "OS::Heat::None", "depends_on": "sub"}
+    return {"heat_template_version": HOT, "resources": res}, {}, {"inner.yaml": json.dumps(F_INNER)}
+
+
+def f_update_empty(step: int) -> tuple[dict, dict, dict]:
+    """UPDATE_FAILED (disable_rollback): the update adds a resource whose create
+    fails; the legacy backup stack stays, empty."""
+    res = {"net": {"type": "OS::Neutron::Net"}}
+    if step >= 1:
+        res[BROKEN] = {"type": "OS::Neutron::Net", "depends_on": "net"}
+    if step >= 2:
+        res["extra"] = {"type": "OS::Heat::None"}
+    return {"heat_template_version": HOT, "resources": res}, {}, {}
+
+
+def f_update_backup(step: int) -> tuple[dict, dict, dict]:
+    """UPDATE_FAILED (disable_rollback) after a replacement: the subnet's cidr
+    cannot change in place, so the legacy engine creates a new subnet and moves
+    the old one into the backup stack; then the resource after it fails. The old
+    subnet still exists in the cloud and still needs the network."""
+    res = {"net": {"type": "OS::Neutron::Net"},
+           "sub": {"type": "OS::Neutron::Subnet",
+                   "properties": {"network": {"get_resource": "net"}, "cidr": "10.1.0.0/24"}}}
+    if step >= 1:
+        res["sub"]["properties"]["cidr"] = "10.2.0.0/24"
+        res[BROKEN] = {"type": "OS::Neutron::Net", "depends_on": "sub"}
+    if step >= 2:
+        res["extra"] = {"type": "OS::Heat::None", "depends_on": "sub"}
+    return {"heat_template_version": HOT, "resources": res}, {}, {}
+
+
+def f_reset(step: int) -> tuple[dict, dict, dict]:
+    """An update left IN_PROGRESS by a dead engine, then ``heat-manage
+    reset_stack_status`` (Heat's own code): UPDATE_FAILED, nested stack too."""
+    res = {"net": {"type": "OS::Neutron::Net"}, "sub": {"type": "inner_ok.yaml"}}
+    if step >= 2:
+        res["extra"] = {"type": "OS::Heat::None", "depends_on": "net"}
+    inner = {"heat_template_version": HOT, "resources": {"n": {"type": "OS::Neutron::Net"}}}
+    return {"heat_template_version": HOT, "resources": res}, {}, {"inner_ok.yaml": json.dumps(inner)}
+
+
+FAILED_KINDS = {
+    "f_create": (f_create, "failed create", False),
+    "f_deep": (f_deep, "failed create one level down", False),
+    "f_update_empty": (f_update_empty, "failed update, empty backup", False),
+    "f_update_backup": (f_update_backup, "failed update after a replacement kept in the backup", False),
+    "f_reset": (f_reset, "dead engine's update, reset_stack_status", False),
+}
+
+
 #: kind -> (template function, how it is made, whether a migration accepts it)
 KINDS = {
     "deps_hot": (deps_hot, "create", True),
@@ -330,12 +411,12 @@ KINDS = {
 #: the realistic networking corpus (tests/interop/corpus.py): created, nothing else
 CORPUS_KINDS = {kind: (fn, "create", True) for kind, fn in corpus.CORPUS.items()}
 #: which kinds each fixture set holds
-SETS = {"fixtures": KINDS, "corpus": CORPUS_KINDS}
-ALL_KINDS = {**KINDS, **CORPUS_KINDS}
+SETS = {"fixtures": KINDS, "corpus": CORPUS_KINDS, "failed": FAILED_KINDS}
+ALL_KINDS = {**KINDS, **CORPUS_KINDS, **FAILED_KINDS}
 
 #: the template step each kind is updated to after migration (or rollback)
 NEXT_STEP = {"deps_hot": 1, "deps_cfn": 1, "nested": 1, "updated": 2, "rolledback": 2, "checked": 1, "stale": 1, "mixed": 2,
-             **{kind: 1 for kind in CORPUS_KINDS}}
+             **{kind: 1 for kind in CORPUS_KINDS}, **{kind: 2 for kind in FAILED_KINDS}}
 #: extra create arguments (stack tags live in their own table; no migration may touch them)
 CREATE_ARGS = {"deps_hot": {"tags": ["interop", "tagged"]}}
 
@@ -633,7 +714,7 @@ def wait_for(root_ids: list[str], done, what: str) -> None:
         roots_done = all(done(stacks[r]) for r in root_ids)
         if roots_done:
             busy = [s for r in root_ids for sid in tree_ids(r, list(stacks.values()), include_deleted=False)
-                    if (s := stacks[sid])["status"] == "IN_PROGRESS"]
+                    if (s := stacks[sid])["status"] == "IN_PROGRESS" and not s["backup"]]  # a legacy backup stays so
             if not busy:
                 return
         if time.monotonic() > deadline:
@@ -678,6 +759,8 @@ def learn_graphs(root_ids: list[str]) -> None:
 def cmd_create(args) -> dict:
     if args.set == "corpus":
         return create_corpus(args)
+    if args.set == "failed":
+        return create_failed(args)
     heat = Heat(args.url, False, args.log)
     heat.start()
     try:
@@ -760,6 +843,77 @@ def create_corpus(args) -> dict:
                   "needs": {fake_cloud.CLOUD.names.get(k, str(k)): sorted(fake_cloud.CLOUD.names.get(u, str(u)) for u in v)
                             for k, v in fake_cloud.CLOUD.needs.items()}},
     }
+
+
+def create_failed(args) -> dict:
+    """Issue 19's FAILED shapes, made by the legacy engine (see FAILED_KINDS)."""
+    from heat.common import context
+    from heat.objects import stack as stack_object
+
+    heat = Heat(args.url, False, args.log)
+    fake_cloud.CLOUD.failing = {BROKEN}
+    heat.start()
+    try:
+        ctx, client = heat.user_context(), heat.client()
+        ids = {}
+        for kind, (fn, _how, _ok) in FAILED_KINDS.items():
+            tmpl, env, fmap = fn(0)
+            ident = client.create_stack(ctx, f"{PREFIX}-{kind}", tmpl, env, fmap,
+                                        {"disable_rollback": True, "timeout_mins": 10})
+            ids[kind] = ident["stack_id"]
+        wait_for(list(ids.values()), lambda s: s["status"] != "IN_PROGRESS", "the legacy creates")
+        rows = {s["id"]: s for s in all_stacks()}
+        for kind in ("f_update_empty", "f_update_backup"):
+            tmpl, env, fmap = FAILED_KINDS[kind][0](1)
+            client.update_stack(ctx, _identity(rows[ids[kind]]), tmpl, env, fmap,
+                                {"disable_rollback": True, "timeout_mins": 10})
+        updates = [ids["f_update_empty"], ids["f_update_backup"]]
+        wait_for(updates, lambda s: s["status"] != "IN_PROGRESS" and s["action"] == "UPDATE", "the legacy updates")
+        # A dead engine's update: root and nested stack UPDATE_IN_PROGRESS, then the
+        # operator's reset through Heat's own code (heat-manage reset_stack_status).
+        admin = context.get_admin_context()
+        for sid in tree_ids(ids["f_reset"], all_stacks(), include_deleted=False):
+            stack_object.Stack.update_by_id(admin, sid, {"action": "UPDATE", "status": "IN_PROGRESS",
+                                                         "status_reason": "engine went away (interop fixture)"})
+        db_api().reset_stack_status(admin, ids["f_reset"])
+    finally:
+        heat.stop()
+    fake_cloud.CLOUD.failing = set()  # the cause is fixed: a retry can complete
+    learn_graphs(list(ids.values()))
+    _backup_rows_need_what_their_replacements_need()
+    rows = {s["id"]: s for s in all_stacks()}
+    return {
+        "heat": heat_release(),
+        "stacks": {
+            kind: {"id": sid, "name": rows[sid]["name"], "state": f"{rows[sid]['action']}_{rows[sid]['status']}",
+                   "how": FAILED_KINDS[kind][1], "migratable": False, "tree": describe_tree(sid)}
+            for kind, sid in ids.items()
+        },
+        "live": live_rows(),
+    }
+
+
+def _backup_rows_need_what_their_replacements_need() -> None:
+    """A row a legacy update moved into a backup stack is the object it replaced:
+    it still needs what its replacement needs (the old subnet still sits on the
+    network), so the cloud refuses to delete those first. Heat's graph of the
+    backup stack cannot say so (the backup has no rows for them)."""
+    stacks = all_stacks()
+    rows = _rows("SELECT id, stack_id, name FROM resource")
+    cloud = fake_cloud.CLOUD
+    for b in (s for s in stacks if s["backup"] and s["deleted_at"] is None):
+        for old in (r for r in rows if r["stack_id"] == b["id"]):
+            new = next((r for r in rows if r["stack_id"] == b["owner_id"] and r["name"] == old["name"]), None)
+            for target, users in cloud.needs.items():
+                if new is not None and new["id"] in users:
+                    users.add(old["id"])
+            cloud.names.setdefault(old["id"], f"{b['name']}/{old['name']} (replaced)")
+
+
+def live_rows() -> dict[str, str]:
+    """The cloud's live objects: resource row id -> stack/name (type)."""
+    cloud = fake_cloud.CLOUD
+    return {str(i): cloud.names.get(i, str(i)) for i in sorted(cloud.live)}
 
 
 def _add_stale_rows(ctx, stack_id: str) -> None:
@@ -846,7 +1000,10 @@ def _operate(args, convergence: bool, operation: str) -> dict:
         for sid in args.stack_ids:
             row = rows[sid]
             try:
-                if operation == "update":
+                if operation == "retry":  # openstack stack update --existing: the stored template again
+                    client.update_stack(ctx, _identity(row), None, {}, None,
+                                        {"existing": True, "disable_rollback": True, "timeout_mins": 10})
+                elif operation == "update":
                     kind = kind_of(row["name"])
                     tmpl, env, fmap = ALL_KINDS[kind][0](NEXT_STEP[kind])
                     client.update_stack(ctx, _identity(row), tmpl, env, fmap, {"disable_rollback": True, "timeout_mins": 10})
@@ -855,7 +1012,7 @@ def _operate(args, convergence: bool, operation: str) -> dict:
             except Exception as exc:  # noqa: BLE001
                 errors[sid] = f"{type(exc).__name__}: {exc}"
         started = [s for s in args.stack_ids if s not in errors]
-        if operation == "update":
+        if operation in ("update", "retry"):
             wait_for(started, lambda s: s["action"] in ("UPDATE", "ROLLBACK") and s["status"] != "IN_PROGRESS",
                      f"the {'convergence' if convergence else 'legacy'} updates")
         else:
@@ -863,11 +1020,12 @@ def _operate(args, convergence: bool, operation: str) -> dict:
                      f"the {'convergence' if convergence else 'legacy'} deletes")
     finally:
         heat.stop()
-    if operation == "update":
+    if operation in ("update", "retry"):
         learn_graphs(started)
     return {
         "engine": "convergence" if convergence else "legacy",
         "conflicts": fake_cloud.CLOUD.conflicts,
+        "live": live_rows(),
         "operation": operation,
         "errors": errors,
         "before": before,
@@ -890,7 +1048,8 @@ def main(argv=None) -> int:
         p.add_argument("url")
         if name == "create":
             p.add_argument("--set", choices=sorted(SETS), default="fixtures")
-    for name in ("heat-migrate", "converge-update", "converge-delete", "legacy-update", "legacy-delete"):
+    for name in ("heat-migrate", "converge-update", "converge-delete", "legacy-update", "legacy-delete",
+                 "converge-retry", "legacy-retry"):
         p = sub.add_parser(name)
         p.add_argument("url")
         p.add_argument("stack_ids", nargs="+")
@@ -906,6 +1065,8 @@ def main(argv=None) -> int:
         "converge-delete": lambda a: _operate(a, True, "delete"),
         "legacy-update": lambda a: _operate(a, False, "update"),
         "legacy-delete": lambda a: _operate(a, False, "delete"),
+        "converge-retry": lambda a: _operate(a, True, "retry"),
+        "legacy-retry": lambda a: _operate(a, False, "retry"),
     }
     try:
         result = handlers[args.command](args)

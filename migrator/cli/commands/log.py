@@ -28,6 +28,7 @@ def log(
     until: datetime | None = None,
     events: Sequence[str] = (),
     changes: bool = False,
+    failed_template: bool = False,
     show_secrets: bool = False,
     fmt: str = "table",
     after: int | None = None,
@@ -35,12 +36,15 @@ def log(
     verify: bool = False,
 ) -> int:
     """Print the report for the event log at ``store_url``; return the exit code."""
-    _check_usage(stack=stack, run=run, since=since, until=until, events=events, changes=changes, show_secrets=show_secrets, after=after, verify=verify)
+    _check_usage(stack=stack, run=run, since=since, until=until, events=events, changes=changes or failed_template,
+                 show_secrets=show_secrets, after=after, verify=verify)
     filters = report.Filters(stack=stack, run=run, since=since, until=until, events=tuple(events), after=after, limit=limit)
     try:
         with EventLog.open(store_url, read_only=True) as event_log:
             if verify:
                 return _verify(event_log, fmt)
+            if failed_template:
+                return _failed_template(event_log, filters)
             if changes:
                 return _changes(event_log, filters, fmt, show_secrets)
             return _page(event_log, filters, fmt)
@@ -78,6 +82,26 @@ def _changes(event_log: EventLog, filters: report.Filters, fmt: str, show_secret
         click.echo("convmig: no recorded row changes for this stack", err=True)
     elif not show_secrets:
         click.echo("convmig: secret columns (environments, passwords, ...) shown as sha256 digests; --show-secrets to reveal", err=True)
+    return EXIT_OK
+
+
+def _failed_template(event_log: EventLog, filters: report.Filters) -> int:
+    """The root stack's previous raw template that a migration deleted: for a legacy
+    UPDATE_FAILED stack, the user's failed target template (issue 19), printed as
+    stored so that ``openstack stack update -t`` can retry exactly that change."""
+    rows = [r for r in report.changes(event_log, filters) if r["direction"] == "migrate"]
+    found = None
+    for position in dict.fromkeys(r["position"] for r in rows):
+        plan = [r for r in rows if r["position"] == position]
+        root = next((r for r in plan if r["table"] == "stack" and r["column"] == "prev_raw_template_id"), None)
+        if root is None or root["before"] == "NULL":
+            continue
+        found = next((r["before"] for r in plan if r["table"] == "raw_template" and r["op"] == "delete"
+                      and r["key"] == f"id={root['before']}" and r["column"] == "template"), found)
+    if found is None:
+        raise ConvmigError(f"no migration of stack {filters.stack} in the log deleted a previous template "
+                           "(only a stack whose legacy update failed or was interrupted has one)")
+    click.echo(found)
     return EXIT_OK
 
 
@@ -125,6 +149,9 @@ def _split_events(ctx, param, values) -> tuple[str, ...]:
 @click.option("--until", type=_Time(end_of_day=True), metavar="TIME", help="Events at or before TIME (a bare date includes that day).")
 @click.option("--event", "events", multiple=True, callback=_split_events, metavar="NAME", help="Only these events (repeatable or comma-separated), e.g. planned,failed.")
 @click.option("--changes", is_flag=True, help="Show one stack's column-level changes (before -> after); needs --stack.")
+@click.option("--failed-template", is_flag=True,
+              help="With --stack: print the previous template a migration deleted (for an UPDATE_FAILED stack, the "
+                   "failed target template) to retry that update: openstack stack update -t FILE.")
 @click.option("--show-secrets", is_flag=True, help="With --changes: show environments and password columns instead of digests.")
 @click.option("--format", "fmt", type=click.Choice(report.FORMATS), default="table", show_default=True, help="Output format on stdout.")
 @click.option("--after", type=click.IntRange(min=0), metavar="POSITION", help="Start after this log position (from the previous page's hint).")
@@ -149,6 +176,7 @@ def cli(ctx: click.Context, settings: Settings, **options) -> None:
       convmig log --stack 0b1c... --since 7d --event planned,applied
       convmig log --run 3f2a9c1e --format json | jq .
       convmig log --stack web-prod --changes        # column-level before -> after
+      convmig log --stack web-prod --failed-template > target.json   # then: openstack stack update -t target.json
       convmig log --verify > heads-$(date +%F).txt  # check chains, keep the heads
     """
     code = log(settings.event_store_url, **options)

@@ -105,10 +105,11 @@ def migrate(settings: Settings, selection: Selection, *, online: bool = False, r
     write-ahead protocol; return the report."""
     direction = "repair" if selection.repair else "migrate"
     runner = Runner(settings, command="migrate", direction=direction,
-                    arguments={"online": online, "prune": selection.prune, "repair": selection.repair},
+                    arguments={"online": online, "prune": selection.prune, "repair": selection.repair,
+                               "include_failed": selection.include_failed},
                     selection=selection.as_dict(), online=online, retry_of=retry_of)
     # a repair's planner judges the tree itself: it takes convergence roots, which migrate's precheck skips
-    check = None if selection.repair else precheck
+    check = None if selection.repair else partial(precheck, include_failed=selection.include_failed)
     with runner:
         planner = partial(_plan_batch, selection=selection)
         again = [r for r in runner.recover() if r not in selection.stack_ids]
@@ -125,7 +126,7 @@ def _planned(conn, root_ids: list[str], selection: Selection) -> list[tuple]:
     """(tree, plan) per root: a repair's or a migration's."""
     if selection.repair:
         return repair_roots(conn, root_ids)
-    return plan_roots(conn, root_ids, prune=selection.prune)
+    return plan_roots(conn, root_ids, prune=selection.prune, include_failed=selection.include_failed)
 
 
 def _plan_batch(conn, root_ids: list[str], *, selection: Selection) -> list[TreePlan]:
@@ -146,6 +147,10 @@ def _plan_batch(conn, root_ids: list[str], *, selection: Selection) -> list[Tree
 @click.option("--repair-deps", "repair", is_flag=True,
               help="For trees already on convergence: add the dependency edges their stored requires lack "
                    "(recorded, reversible with rollback); --all takes every convergence root.")
+@click.option("--include-failed", "include_failed", is_flag=True,
+              help="Also migrate trees whose stacks are *_FAILED (after a reset, a dead engine's IN_PROGRESS ones), "
+                   "so the convergence engine can retry, update or delete them; finishes their legacy backup "
+                   "stacks (recorded, reversible).")
 @online_option
 @retry_option("migrate")
 @batch_size_option
@@ -153,8 +158,8 @@ def _plan_batch(conn, root_ids: list[str], *, selection: Selection) -> list[Tree
 @click.option("--report", "report_path", metavar="FILE",
               help="With --dry-run: also write the plan as a self-contained HTML change record to FILE.")
 @pass_settings
-def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repair, online, retry, batch_size, fmt,
-        report_path) -> None:
+def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repair, include_failed, online, retry,
+        batch_size, fmt, report_path) -> None:
     """Migrate stack trees (a root and all its nested stacks) to convergence.
 
     Each tree is planned, the plan is committed to the event log, then the
@@ -169,6 +174,7 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
       convmig migrate --all --tenant 5f0e...          # one project's stacks
       convmig migrate 0b1c... 7d2e...                 # these trees
       convmig migrate --retry                         # continue the last run
+      convmig migrate --include-failed 0b1c...        # a CREATE/UPDATE_FAILED tree, for convergence to retry
       convmig migrate --repair-deps --all             # convergence trees missing edges (see verify)
     """
     if report_path and not dry_run:
@@ -176,15 +182,18 @@ def cli(settings: Settings, stack_ids, all_, tenant, limit, dry_run, prune, repa
     if retry is not None:
         if stack_ids or all_ or tenant or limit or repair:
             raise UsageError("--retry takes the selection of the run it continues; "
-                             "only --prune-orphans and --online may widen it")
+                             "only --prune-orphans, --include-failed and --online may widen it")
         if dry_run:
             raise UsageError("--retry cannot be combined with --dry-run")
         selection, online_then, retry_of = resolve_retry(settings, retry)
         online = online or online_then
         if prune:  # the refusal hint for stale rows: the retry now prunes them
             selection = replace(selection, prune=True).validate()
+        if include_failed:  # the refusal hint for FAILED trees: the retry now takes them
+            selection = replace(selection, include_failed=True).validate()
     else:
-        selection, retry_of = Selection(tuple(stack_ids), all_, tenant, limit, prune, repair).validate(), None
+        selection = Selection(tuple(stack_ids), all_, tenant, limit, prune, repair, include_failed).validate()
+        retry_of = None
     engine = connect_checked(settings.db_url)
     try:
         with engine.connect() as conn:

@@ -126,6 +126,18 @@ def _add_locks(engine, tenant: str | None, found: dict) -> None:
                 {"kind": "locked", "message": f"stack {stack_id} is locked by engine {engine_id}"})
 
 
+def include_failed_summary(blocked: list[dict]) -> dict:
+    """The roots ``--include-failed`` would add (only FAILED states block them) and
+    those it would still refuse, with why. Template-level problems and backup rows
+    that cannot be placed need a plan: ``migrate --dry-run --include-failed``."""
+    clears = {b["root_id"]: {r["kind"] for r in b["reasons"]} == {"failed_state"} for b in blocked}
+    return {
+        "would_add": [b["root_id"] for b in blocked if clears[b["root_id"]]],
+        "still_refused": [{"root_id": b["root_id"], "name": b["name"], "reasons": b["reasons"]}
+                          for b in blocked if not clears[b["root_id"]]],
+    }
+
+
 def status(settings: Settings, tenant: str | None = None) -> dict:
     """Gather the report: counts, blocked roots, engines, and configuration warnings."""
     engine = connect_checked(settings.db_url)
@@ -142,6 +154,7 @@ def status(settings: Settings, tenant: str | None = None) -> dict:
                 ],
             }
         report["blocked"] = _blocked(engine, tenant)
+        report["include_failed"] = include_failed_summary(report["blocked"])
     finally:
         engine.dispose()
     conf = settings.heat_conf
@@ -200,6 +213,9 @@ def render_table(report: dict) -> str:
         lines += ["", f"{len(report['blocked'])} legacy root stack(s) cannot be migrated now "
                       "(each reason: status --format json):",
                   tabulate(_grouped(report["blocked"]), headers=["why", "trees", "for example"])]
+        extra = report["include_failed"]
+        lines += [f"migrate --include-failed would add {len(extra['would_add'])} of them; "
+                  f"{len(extra['still_refused'])} would still be refused"]
     live = [e for e in report["engines"] if e["alive"]]
     if live:
         lines += ["", "live heat-engines: " + ", ".join(f"{e['engine_id']} on {e['host']}" for e in live)]
