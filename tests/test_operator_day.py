@@ -194,11 +194,13 @@ def test_a_continuation_line_is_joined_as_heat_joins_it(sample_db, tmp_path):
     head, tail = url[: len(url) - 5], url[len(url) - 5:]
     conf = _conf(tmp_path / "split.conf", f"[DEFAULT]\nsql_connection = {head}\n  {tail}\n")
     result = cli("--heat-config", conf, "status")
-    assert result.exit_code == 2 and result.stdout == ""
-    note, error = result.stderr.splitlines()
+    assert result.exit_code in (1, 2) and result.stdout == ""
+    note, error = result.stderr.splitlines()  # the error stays one line, whatever the driver says
     assert note + "\n" == DEPRECATED
-    assert error == f"convmig: error: no SQLite database at {head[len('sqlite:///'):]}\\n{tail}; check --db " \
-                    "(run 'convmig demo' to make a sample)"
+    assert error.startswith("convmig: error: ") and "Traceback" not in error
+    if url.startswith("sqlite"):
+        assert error == f"convmig: error: no SQLite database at {head[len('sqlite:///'):]}\\n{tail}; check --db " \
+                        "(run 'convmig demo' to make a sample)"
 
 
 def test_a_driver_plugin_in_the_url_is_dropped_with_a_note(sample_db):

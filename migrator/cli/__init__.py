@@ -58,6 +58,12 @@ COMMANDS = {
 }
 
 
+def one_line(message: str) -> str:
+    """An error is one line: a newline inside a value (a database name read from a
+    heat.conf continuation line, a driver's multi-line text) is shown escaped."""
+    return message.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
 class ConvmigGroup(click.Group):
     """A click group that turns ``ConvmigError`` into one stderr line and an exit code.
 
@@ -86,16 +92,16 @@ class ConvmigGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConvmigError as exc:
-            click.echo(f"convmig: error: {exc.message}", err=True)
+            click.echo(f"convmig: error: {one_line(exc.message)}", err=True)
             ctx.exit(exc.exit_code)
         except sa.exc.DBAPIError as exc:  # disk full, connection lost ... outside a run's own handling
-            click.echo(f"convmig: error: database: {mask_urls(reason(exc))}", err=True)
+            click.echo(f"convmig: error: database: {one_line(mask_urls(reason(exc)))}", err=True)
             ctx.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             click.echo("convmig: interrupted; nothing half-done (every change is one transaction)", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except EventStoreError as exc:  # a damaged, missing or unreachable log read anywhere: one line
-            click.echo(f"convmig: error: {exc}", err=True)
+            click.echo(f"convmig: error: {one_line(str(exc))}", err=True)
             ctx.exit(EXIT_NO_LOG if isinstance(exc, NoEventLog) else EXIT_FAILED)
 
 
