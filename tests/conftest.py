@@ -128,3 +128,9 @@ def make_sample(db_url):
             engine.dispose()
 
     return build
+
+
+@pytest.fixture
+def sample_db(make_sample):
+    """A sample Heat database with every special case: (url, Sample)."""
+    return make_sample(8, 11)

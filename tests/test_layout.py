@@ -105,5 +105,5 @@ def test_layer_check_catches_upward_imports(tmp_path):
         "migrator.planning.probe imports migrator.execution.runner.Runner (migrator.planning may not use migrator.execution)",
     ]
     events_probe = tmp_path / "ev.py"
-    events_probe.write_text("def f():\n    from migrator.heat.redact import redact_row\n")
+    events_probe.write_text("def f():\n    from migrator.heat.schema import metadata\n")
     assert len(upward_imports([("events.ev", events_probe)])) == 2
