@@ -69,3 +69,16 @@ def convmig(url, *args, failpoint=None):
         env["CONVMIG_FAILPOINT"] = failpoint
     return subprocess.run([sys.executable, "-m", "migrator", "--db", url, *args],
                           capture_output=True, text=True, env=env, timeout=300)
+
+
+def dump_all(url: str) -> dict:
+    """Every table in the database, Heat's and the event log's, as the driver
+    returns its rows (no type processing, so any column type compares)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            return {name: sorted((tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {quote(name)}")), key=repr)
+                    for name in sorted(sa.inspect(conn).get_table_names())}
+    finally:
+        engine.dispose()

@@ -127,9 +127,9 @@ def test_four_processes_an_engine_lock_and_a_heat_like_writer(backend, tmp_path)
         def heat_like_writer():
             i = 0
             while not stop.is_set():
-                with engine.begin() as conn:
+                with engine.begin() as conn:  # as Heat acting on a resource: a new stamp (compared)
                     conn.execute(schema.resource.update().where(schema.resource.c.stack_id.in_(touched))
-                                 .values(status_reason=f"touched {i}"))
+                                 .values(status_reason=f"touched {i}", updated_at=datetime(2030, 1, 1, 0, 0, i % 60)))
                 i += 1
                 stop.wait(0.02)
 

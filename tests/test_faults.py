@@ -4,6 +4,7 @@ the state of an undisturbed run, `verify` passes and the log verifies clean."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -60,7 +61,7 @@ def sample_pair(backend, tmp_path, roots=6):
 def settled(url, event_store=None):
     """Re-run, then check the invariants and the log."""
     code, _out, err = run(url, "migrate", "--all", event_store=event_store)
-    assert code in (0, 1, 3), err
+    assert code == 1, err  # the sample's refused trees, as in an undisturbed run
     code, _out, err = run(url, "verify", "--all", event_store=event_store)
     assert code == 0, err
     code, _out, err = run(url, "log", "--verify", event_store=event_store)
@@ -115,7 +116,7 @@ def test_connection_cut_mid_transaction(backend, tmp_path):
         _kill_transaction(hurt, backend)
         marker.unlink()
         _out, err = proc.communicate(timeout=300)
-        assert proc.returncode in (0, 1, 3), err
+        assert proc.returncode == 1, err  # the batch's trees, then each tree alone; refused specials
         assert "Traceback" not in err
         settled(url)
         assert comparable(url) == expected
@@ -150,7 +151,10 @@ def test_event_store_unreachable_between_plan_and_apply(tmp_path):
         with admin.connect() as conn:
             conn.exec_driver_sql(f"ALTER DATABASE {store_db} ALLOW_CONNECTIONS true")
         code, out, err = run(url, "migrate", "--all", "--format", "json", event_store=store)
-        assert '"applied"' in out or '"not_applied"' in out, (out, err)  # the open plans were recovered
+        # the plans were recorded and the batch written before the store went: only
+        # the outcomes are missing, so every open plan is found applied
+        recovered = json.loads(out)["recovered"]
+        assert recovered and {r["kind"] for r in recovered} == {"applied"}, (out, err)
         settled(url, event_store=store)
         assert comparable(url) == expected
     finally:
