@@ -1,4 +1,3 @@
-"""Kept so older imports work; the helpers live in ``helpers``."""
+"""Compatibility only: the helpers live in ``helpers``; import from there."""
 
-from helpers import *  # noqa: F401,F403
 from helpers import cli, cli_json, dump, tree_members, tree_rows  # noqa: F401

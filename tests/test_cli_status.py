@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from migrator.cli import main
+from helpers import cli
 
 
-@pytest.fixture
-def sample_db(make_sample):
-    return make_sample(12, 3)
-
-
-def run(*args, env=None):
-    return CliRunner().invoke(main, list(args), env=env or {"CONVMIG_DB_URL": ""}, catch_exceptions=False)
+pytestmark = pytest.mark.sample(12, 3)
 
 
 def test_status_json_counts_and_blocked(sample_db):
     url, sample = sample_db
-    result = run("--db", url, "status", "--format", "json")
+    result = cli("--db", url, "status", "--format", "json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     engines = {r["engine"] for r in report["counts"]}
@@ -38,7 +30,7 @@ def test_status_json_counts_and_blocked(sample_db):
 
 def test_status_table_and_tenant_filter(sample_db):
     url, _ = sample_db
-    result = run("--db", url, "status", "--tenant", "no-such-tenant")
+    result = cli("--db", url, "status", "--tenant", "no-such-tenant")
     assert result.exit_code == 0
     assert "(no stacks)" in result.stdout
 
@@ -47,7 +39,7 @@ def test_status_warns_about_legacy_default(sample_db, tmp_path):
     url, _ = sample_db
     conf = tmp_path / "heat.conf"
     conf.write_text(f"[DEFAULT]\nconvergence_engine = false\n[database]\nconnection = {url}\n")
-    result = run("--heat-config", str(conf), "status")
+    result = cli("--heat-config", str(conf), "status")
     assert result.exit_code == 0
     assert "convergence_engine = false" in result.stderr
     assert "legacy" in result.stdout
@@ -55,12 +47,12 @@ def test_status_warns_about_legacy_default(sample_db, tmp_path):
 
 def test_demo_builds_and_shows_status(tmp_path):
     path = tmp_path / "demo.sqlite"
-    result = run("demo", str(path), "--roots", "5")
+    result = cli("demo", str(path), "--roots", "5")
     assert result.exit_code == 0, result.stderr
     assert path.exists()
     assert "built a sample Heat database" in result.stderr
     assert "root stacks" in result.stdout
-    again = run("demo", str(path))
+    again = cli("demo", str(path))
     assert again.exit_code == 2 and "already exists" in again.stderr
 
 
@@ -74,7 +66,7 @@ def test_demo_builds_and_shows_status(tmp_path):
     ],
 )
 def test_bad_input_one_line(args, message):
-    result = run(*args)
+    result = cli(*args)
     assert result.exit_code == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -84,7 +76,7 @@ def test_bad_input_one_line(args, message):
 def test_heat_conf_without_connection(tmp_path):
     conf = tmp_path / "heat.conf"
     conf.write_text("[DEFAULT]\ndebug = true\n")
-    result = run("--heat-config", str(conf), "status")
+    result = cli("--heat-config", str(conf), "status")
     assert result.exit_code == 2
     assert "has no [database] connection" in result.stderr
 
@@ -94,20 +86,20 @@ def test_not_a_heat_database(tmp_path):
 
     path = tmp_path / "other.sqlite"
     sqlite3.connect(path).execute("CREATE TABLE customers (id INTEGER)").connection.commit()
-    result = run("--db", f"sqlite:///{path}", "status")
+    result = cli("--db", f"sqlite:///{path}", "status")
     assert result.exit_code == 1
     assert result.stderr.startswith("convmig: error: not a Heat database")
 
 
 def test_wrong_password_never_echoed():
     url = "mysql+pymysql://root:Sup3rSecretPw@127.0.0.1:3306/test"
-    result = run("--db", url, "status")
+    result = cli("--db", url, "status")
     assert result.exit_code == 1
     assert "Sup3rSecretPw" not in result.stderr + result.stdout
     assert "***" in result.stderr
 
 
 def test_unreachable_host_is_bounded():
-    result = run("--db", "postgresql://heat@127.0.0.1:1/heat", "status")
+    result = cli("--db", "postgresql://heat@127.0.0.1:1/heat", "status")
     assert result.exit_code == 1
     assert "cannot use database postgresql+psycopg://heat@127.0.0.1:1/heat" in result.stderr

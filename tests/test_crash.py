@@ -5,17 +5,11 @@ run ends (traversal ids aside) and the log tells what happened."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-
-import pytest
 
 from migrator.heat.connection import make_engine
 from migrator.sample.build import build_sample
 
-from conftest import make_db_url
-from heatdb import dump
+from helpers import comparable, convmig, dump, make_db_url
 
 POINTS = ["before-record", "after-record", "before-commit", "after-apply", "after-apply:3", "after-outcome"]
 #: What the re-run finds open, by where the process died (written by hand from the
@@ -30,14 +24,6 @@ RECOVERED = {
 }
 
 
-def convmig(url, *args, failpoint=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVMIG_")}
-    if failpoint:
-        env["CONVMIG_FAILPOINT"] = failpoint
-    return subprocess.run([sys.executable, "-m", "migrator", "--db", url, *args],
-                          capture_output=True, text=True, env=env, timeout=300)
-
-
 def fresh(backend, tmp_path, name):
     url, drop = make_db_url(backend, tmp_path / name)
     (tmp_path / name).mkdir(exist_ok=True)
@@ -45,20 +31,6 @@ def fresh(backend, tmp_path, name):
     build_sample(engine, roots=6, seed=31)
     engine.dispose()
     return url, drop
-
-
-def comparable(url):
-    """The database with the random traversal ids blanked."""
-    data = dump(url)
-    for row in data["stack"]:
-        row["current_traversal"] = bool(row["current_traversal"])
-    return data
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def backend(request):
-    return request.param
 
 
 def test_sigkill_at_every_point_then_rerun(backend, tmp_path):

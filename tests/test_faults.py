@@ -8,8 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import time
 import uuid
 
 import pytest
@@ -18,31 +16,13 @@ import sqlalchemy as sa
 from migrator.heat.connection import make_engine
 from migrator.sample.build import build_sample
 
-from conftest import MYSQL_ADMIN_URL, PG_ADMIN_URL, _require, make_db_url
-from test_crash import comparable
-
-
-def start(url, *args, failpoint=None, marker=None, event_store=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVMIG_")}
-    if failpoint:
-        env.update(CONVMIG_FAILPOINT=failpoint, CONVMIG_FAILPOINT_FILE=str(marker))
-    extra = ["--event-store", event_store] if event_store else []
-    return subprocess.Popen([sys.executable, "-m", "migrator", "--db", url, *extra, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+from helpers import MYSQL_ADMIN_URL, PG_ADMIN_URL, _require, comparable, convmig, make_db_url, start, wait_for
 
 
 def run(url, *args, event_store=None):
-    proc = start(url, *args, event_store=event_store)
-    out, err = proc.communicate(timeout=300)
-    return proc.returncode, out, err
-
-
-def wait_for(marker, proc, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "failpoint never reached"
-        time.sleep(0.05)
+    """(exit code, stdout, stderr) of convmig in its own process."""
+    done = convmig(url, *args, event_store=event_store)
+    return done.returncode, done.stdout, done.stderr
 
 
 def sample_pair(backend, tmp_path, roots=6):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import sqlalchemy as sa
 
 from migrator.heat import schema
@@ -14,7 +13,7 @@ from migrator.heat.connection import make_engine
 from migrator.sample.build import build_sample
 from migrator.heat.tree import ACTIVE
 
-from heatdb import cli, cli_json, dump, tree_members, tree_rows
+from helpers import cli, cli_json, dump, tree_members, tree_rows
 
 #: The dependencies of every template the sample writes, by its description,
 #: written out by hand from the catalogue (migrator/sample/catalogue.py) and
@@ -84,11 +83,6 @@ def expected_requires(template: dict, environment: dict | None) -> tuple[dict, d
 
 
 REFUSED = ("failed_root", "in_progress_root", "nested_in_progress", "stale_row", "duplicate_rows", "encrypted_condition")
-
-
-@pytest.fixture
-def sample_db(make_sample):
-    return make_sample(8, 11)
 
 
 def _migrated_roots(url):
