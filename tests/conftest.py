@@ -23,7 +23,12 @@ from helpers import (  # noqa: F401 - re-exported for older imports
     make_db_url,
 )
 
-allow_frozen_time()  # events created under freezegun must save (eventsourcing notes §9)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _frozen_time_events():
+    """Events created under freezegun must save (eventsourcing notes §9)."""
+    allow_frozen_time()
 
 
 @pytest.fixture(params=BACKENDS)

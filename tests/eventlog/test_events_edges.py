@@ -4,6 +4,7 @@ the index rebuilt from the events, and what recovery and refusal record."""
 
 from __future__ import annotations
 
+import types
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 import events.domain as domain
 from events import EventLog, StackBusy
+from events.chain import StoredItem, verify_chain
 from events.domain import StackHistory, normalise
 from events.eventlog import _is_race, reason
 
@@ -163,3 +165,47 @@ def test_an_unrecordable_value_is_named_by_its_path():
         normalise({"ratio": float("nan")})
     with pytest.raises(TypeError, match=r"^cannot record a value of type set at \$$"):
         normalise({1})
+
+
+def _chain(n_failed: int = 2):
+    """A history of 1 + 2 * n_failed events, as stored items at positions 10, 20, ..."""
+    run_id = uuid.uuid4()
+    history = StackHistory.open("s1", "web")
+    for _ in range(n_failed):
+        history.planned(run_id, direction="migrate", changes=[], summary={})
+        history.failed(run_id, reason="x")
+    events_ = history.collect_events()
+    return history.id, events_, [StoredItem(10 * (i + 1), e.originator_version, e) for i, e in enumerate(events_)]
+
+
+def _found(aggregate_id, items):
+    result = verify_chain(aggregate_id, items)
+    return [(f.aggregate_id == aggregate_id, f.version, f.position, f.kind, f.detail) for f in result.findings]
+
+
+def test_verify_chain_says_exactly_what_and_where():
+    """Each kind of damage, with the version, position and words an auditor reads."""
+    aid, evs, items = _chain()
+    assert _found(aid, items) == [] and verify_chain(aid, items).version == 5
+    assert _found(aid, items[:1] + items[2:]) == [(True, 2, 30, "deleted", "v2 missing before v3")]
+    assert _found(aid, items[:1] + items[3:]) == [(True, 2, 40, "deleted", "v2..v3 missing before v4")]
+    assert _found(aid, items[1:]) == [(True, 1, 20, "deleted", "v1 missing before v2")]
+    swapped = [items[0], StoredItem(35, 2, evs[1]), StoredItem(30, 3, evs[2]), *items[3:]]
+    assert _found(aid, swapped) == [(True, 3, 30, "reordered", "v3 is at position 30, before v2 at position 35")]
+    same_position = [items[0], StoredItem(20, 2, evs[1]), StoredItem(20, 3, evs[2]), *items[3:]]
+    assert _found(aid, same_position) == []
+    assert _found(aid, [items[0], StoredItem(20, 2, None, "bad zlib"), *items[2:]]) == [
+        (True, 2, 20, "unreadable", "bad zlib")]
+    assert _found(aid, [items[0], StoredItem(20, 2, None), *items[2:]]) == [(True, 2, 20, "unreadable", "cannot decode")]
+
+
+def test_verify_chain_names_broken_links():
+    aid, evs, items = _chain()
+    no_link = types.SimpleNamespace(**{**vars(evs[2]), "prev_hash": None})
+    assert _found(aid, [*items[:2], StoredItem(30, 3, no_link), *items[3:]])[0] == (
+        True, 3, 30, "edited", "v3 carries no prev_hash")
+    first = types.SimpleNamespace(**{**vars(evs[0]), "prev_hash": "1" * 64})
+    assert _found(aid, [StoredItem(10, 1, first), *items[1:]])[0] == (True, 1, 10, "edited", "v1 does not start the chain")
+    relinked = types.SimpleNamespace(**{**vars(evs[3]), "prev_hash": "f" * 64})
+    assert _found(aid, [*items[:3], StoredItem(40, 4, relinked), items[4]])[0] == (
+        True, 3, 30, "edited", "v3 no longer hashes to the prev_hash v4 recorded (v3 was edited, or v4's link was)")
