@@ -137,3 +137,25 @@ def test_rows_are_read_under_lock_before_they_are_written(engine):
     assert reads
     locked = [s for s in reads if "FOR UPDATE" in s.upper()]
     assert locked == ([] if engine.dialect.name == "sqlite" else reads)
+
+
+def test_same_tells_null_from_false_and_ignores_driver_noise():
+    from datetime import timezone
+
+    from migrator.execution.apply import same
+
+    assert not same(None, False) and not same(False, None) and same(None, None)
+    assert same(True, 1) and same(0, False) and not same(True, 0)
+    assert same(datetime(2024, 1, 1, 12), datetime(2024, 1, 1, 12, tzinfo=timezone.utc))
+    assert not same(datetime(2024, 1, 1, 12), "2024-01-01 12:00:00")
+
+
+def test_two_differences_say_one_more(engine):
+    with engine.connect() as conn:
+        changes = _plan(conn)
+    with engine.begin() as conn:
+        conn.execute(schema.resource.update().where(schema.resource.c.id.in_([2, 3])).values(status="FAILED"))
+    with pytest.raises(Drift) as err:
+        with engine.begin() as conn:
+            apply_changes(conn, changes)
+    assert str(err.value) == "resource[id=2].status: expected 'COMPLETE', found 'FAILED' (and 1 more)"

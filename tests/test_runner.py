@@ -179,6 +179,7 @@ def test_a_live_runs_plan_is_not_judged(sample_db, monkeypatch):
     ("finished-run", 0),     # a convmig run that finished: its lock is stale, taken over
     ("other-host-run", 3),   # a convmig run on another host: cannot tell, assumed alive
     ("not-a-uuid", 1),       # not convmig, no live engine: the operator must look
+    ("heat-engine-uuid", 1),  # a UUID no convmig run has (Heat's engine ids are UUIDs): not convmig
 ])
 def test_lock_owners_are_told_apart(sample_db, owner, outcome):
     url, sample = sample_db
@@ -193,7 +194,7 @@ def test_lock_owners_are_told_apart(sample_db, owner, outcome):
         log.save(run)
     finally:
         log.close()
-    engine_id = "engine-gone" if owner == "not-a-uuid" else str(run.id)
+    engine_id = {"not-a-uuid": "engine-gone", "heat-engine-uuid": "5f1e0000-0000-4000-8000-00000000e0e0"}.get(owner, str(run.id))
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(schema.stack_lock.insert().values(stack_id=root, engine_id=engine_id))
@@ -208,7 +209,7 @@ def test_lock_owners_are_told_apart(sample_db, owner, outcome):
     if owner == "other-host-run":
         assert f"is locked by convmig run {run.id} (pid {run.pid} on elsewhere) (alive)" in problem["reason"]
     else:
-        assert "is locked by engine engine-gone (not alive: if no engine works on it, run heat-manage " \
+        assert f"is locked by engine {engine_id} (not alive: if no engine works on it, run heat-manage " \
                "reset_stack_status)" in problem["reason"]
     assert locks(url) == {root: engine_id}
 
@@ -283,3 +284,62 @@ def test_a_drifted_tree_is_recorded_failed_by_this_run(sample_db, monkeypatch):
     assert report["counts"] == {"migrated": 2, "failed": 1}
     failed = entries(url, first)[-1]
     assert (failed["kind"], str(failed["run_id"]), failed["reason"]) == ("failed", report["run_id"], reason)
+
+
+def test_a_tree_converged_after_the_precheck_is_already_done(sample_db, monkeypatch):
+    """The stack rows said legacy, then (before the lock) the tree went to
+    convergence: the plan made under the lock is a no-op, reported as already done."""
+    import migrator.cli.commands.migrate as migrate_command
+
+    url, sample = sample_db
+    root = sorted(sample.roots)[0]
+    assert cli("--db", url, "migrate", root).exit_code == 0
+    monkeypatch.setattr(migrate_command, "precheck", lambda rows: None)  # it looked legacy a moment ago
+    result, report = cli_json("--db", url, "migrate", root)
+    assert result.exit_code == 0, result.stderr
+    assert report["counts"] == {"already done": 1} and report["problems"] == []
+    assert [e["kind"] for e in entries(url, root)] == ["planned", "applied"]
+
+
+def test_a_plan_left_open_by_a_run_that_did_finish_is_settled_without_reopening_it(sample_db, monkeypatch):
+    """An error escaped the run after its plan was recorded: the run closed itself
+    (interrupted) and released its locks, the plan stays open. The next run settles
+    the plan and leaves the finished run as it was."""
+    url, sample = sample_db
+    first = sorted(sample.roots)[0]
+    with monkeypatch.context() as m:
+        real = runner.failpoint
+
+        def failpoint(name):
+            if name == "after-record":
+                raise Died(name)
+            real(name)
+
+        m.setattr(runner, "failpoint", failpoint)
+        with pytest.raises(Died):
+            cli("--db", url, "migrate", first)
+    log = EventLog.open(url)
+    try:
+        interrupted = log.last_run(command="migrate")
+    finally:
+        log.close()
+    assert interrupted.outcome == "interrupted" and locks(url) == {}
+    result, report = cli_json("--db", url, "migrate", first)
+    assert result.exit_code == 0, result.stderr
+    assert [(r["root_id"], r["kind"]) for r in report["recovered"]] == [(first, "not_applied")]
+    again = run_of(url, interrupted.id)
+    assert (again.outcome, again.counts) == ("interrupted", interrupted.counts)
+    assert report["counts"] == {"migrated": 1}
+
+
+def test_a_tree_the_planner_refuses_is_reported_with_its_reason(make_sample):
+    url, sample = make_sample(8, 11)
+    root = sample.special["stale_row"]
+    stale = [r for r in tree_rows(url, root)["resources"] if r["name"] == "legacy_lb"]
+    result, report = cli_json("--db", url, "migrate", root)
+    assert result.exit_code == 1
+    name = sample_name(url, root)
+    assert report["problems"] == [{
+        "root_id": root, "name": name, "outcome": "skipped", "kind": "stale_rows", "retryable": False,
+        "reason": f"stack {name} ({root}) has resource rows not in its template: legacy_lb (id {stale[0]['id']}); "
+                  "re-run with --prune-orphans to delete them"}]

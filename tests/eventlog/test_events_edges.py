@@ -209,3 +209,18 @@ def test_verify_chain_names_broken_links():
     relinked = types.SimpleNamespace(**{**vars(evs[3]), "prev_hash": "f" * 64})
     assert _found(aid, [*items[:3], StoredItem(40, 4, relinked), items[4]])[0] == (
         True, 3, 30, "edited", "v3 no longer hashes to the prev_hash v4 recorded (v3 was edited, or v4's link was)")
+
+
+def test_reason_of_a_blank_error_is_its_type():
+    assert reason(RuntimeError("   ")) == "RuntimeError"
+
+
+def test_stack_or_new_returns_the_recorded_history(sqlite_url):
+    with EventLog.open(sqlite_url, env={}) as log:
+        run = start_run(log)
+        log.save(run)
+        history = log.stack_or_new("s", "web")
+        history.planned(run.id, direction="migrate", changes=changes_for("s"), summary={})
+        log.save(history)
+        again = log.stack_or_new("s", "other name")
+        assert [e["kind"] for e in again.entries] == ["planned"] and again.stack_name == "web"
