@@ -32,7 +32,7 @@ from . import index
 from .chain import ChainResult, Finding, StoredItem, verify_chain
 from .domain import Run, StackHistory, stack_aggregate_id
 from .eventlog import EventLog, reason
-from .secrets import is_secret_column, mask_urls, shown
+from .secrets import mask_urls, redact_row
 
 FORMATS = ("table", "json", "csv")
 DEFAULT_LIMIT = 100
@@ -398,20 +398,19 @@ def column_rows(change: dict, show_secrets: bool) -> list[dict]:
     whole = {**before, **after}
     columns = list(after) if op == "update" else list(before if op == "delete" else after)
     key = ",".join(f"{k}={_text(v)}" for k, v in change["pk"].items())
-    rows = []
-    for column in columns:
-        secret = not show_secrets and is_secret_column(table, column, whole)
-        rows.append(
-            {
-                "table": table,
-                "key": key,
-                "op": op,
-                "column": column,
-                "before": _text(shown(before.get(column), secret)) if op != "insert" else "",
-                "after": _text(shown(after.get(column), secret)) if op != "delete" else "",
-            }
-        )
-    return rows
+    before = redact_row(table, before, show_secrets, whole)
+    after = redact_row(table, after, show_secrets, whole)
+    return [
+        {
+            "table": table,
+            "key": key,
+            "op": op,
+            "column": column,
+            "before": _text(before.get(column)) if op != "insert" else "",
+            "after": _text(after.get(column)) if op != "delete" else "",
+        }
+        for column in columns
+    ]
 
 
 def _text(value: Any) -> str:

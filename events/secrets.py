@@ -96,11 +96,27 @@ def is_secret_column(table: str, column: str, row: dict | None = None) -> bool:
     """Whether a recorded column value must be shown only as a digest.
 
     ``resource_data.value`` is secret when its row is flagged ``redact``, as
-    Heat itself treats it.
+    Heat itself treats it, and also when the flag is not at hand (an update's
+    image, a drift message): unknown means secret.
     """
     if column in _SECRET_COLUMNS or (table, column) in _SECRET_COLUMNS or is_secret_name(column):
         return True
-    return table == "resource_data" and column == "value" and bool((row or {}).get("redact"))
+    return table == "resource_data" and column == "value" and bool((row or {}).get("redact", True))
+
+
+def redact_row(table: str, row: dict | None, show_secrets: bool = False, whole: dict | None = None) -> dict | None:
+    """A copy of a row image of ``table`` with every secret column as a digest.
+
+    The one rule for every place that prints row values (plans, drift
+    refusals, recovery verdicts, ``log --changes``): an operator can still see
+    whether two values differ, never what they are. ``whole`` is the fuller
+    row when ``row`` is part of one (an update's after-image lacks the
+    ``redact`` flag that decides ``resource_data.value``).
+    """
+    if row is None:
+        return None
+    context = {**(whole or {}), **row}
+    return {k: shown(v, not show_secrets and is_secret_column(table, k, context)) for k, v in row.items()}
 
 
 def shown(value: Any, secret: bool) -> Any:

@@ -1,102 +1,34 @@
-"""Database fixtures: every test gets its own clean database on each backend.
+"""The suite's fixtures: every test gets its own clean database on each backend.
 
-SQLite always runs. PostgreSQL (a fresh schema per test) and MariaDB (a fresh
-database per test) run when their servers answer; on a laptop without them the
-tests skip with the reason, and in CI (``CI`` set) they fail instead, so a dead
-server can never turn the suite green.
+The helpers they use live in ``helpers`` (the one shared module); the names
+tests used to import from here (``make_db_url``, ``_require``, the admin URLs,
+``BACKENDS``) are re-exported so older imports keep working, but test modules
+import them from ``helpers``.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
-import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get("CONVMIG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-MYSQL_ADMIN_URL = os.environ.get("CONVMIG_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-_reachable: dict[str, str | None] = {}
-
-
-def _probe(url: str) -> str | None:
-    """None when the server answers, else the reason (cached per session)."""
-    if url not in _reachable:
-        engine = sa.create_engine(url, connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            _reachable[url] = None
-        except Exception as exc:  # noqa: BLE001 - any failure means unreachable
-            _reachable[url] = str(getattr(exc, "orig", exc)).splitlines()[0]
-        finally:
-            engine.dispose()
-    return _reachable[url]
+from events import EventLog
+from events.store import allow_frozen_time
+from helpers import (  # noqa: F401 - re-exported for older imports
+    BACKENDS,
+    IN_CI,
+    MYSQL_ADMIN_URL,
+    PG_ADMIN_URL,
+    _probe,
+    _require,
+    _sqlite_url,
+    make_db_url,
+)
 
 
-def _require(url: str, name: str) -> None:
-    reason = _probe(url)
-    if reason is None:
-        return
-    message = f"{name} at {sa.engine.make_url(url).render_as_string(hide_password=True)} unreachable: {reason}"
-    if IN_CI:
-        pytest.fail(message + " (CI requires every database server)")
-    pytest.skip(message)
 
-
-def _sqlite_url(tmp_path) -> tuple[str, callable]:
-    path = tmp_path / "heat.sqlite"
-    return f"sqlite:///{path}", lambda: None
-
-
-def _pg_url() -> tuple[str, callable]:
-    _require(PG_ADMIN_URL, "PostgreSQL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.engine.make_url(PG_ADMIN_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-
-    def drop():
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-    return url.render_as_string(hide_password=False), drop
-
-
-def _mysql_url() -> tuple[str, callable]:
-    _require(MYSQL_ADMIN_URL, "MariaDB")
-    name = f"convmig_t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(MYSQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    url = sa.engine.make_url(MYSQL_ADMIN_URL).set(database=name)
-
-    def drop():
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.dispose()
-
-    return url.render_as_string(hide_password=False), drop
-
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
-    pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
-]
-
-
-def make_db_url(backend: str, tmp_path) -> tuple[str, callable]:
-    """A URL of an empty database on ``backend`` and the function that drops it."""
-    if backend == "sqlite":
-        return _sqlite_url(tmp_path)
-    if backend == "postgresql":
-        return _pg_url()
-    return _mysql_url()
+@pytest.fixture(autouse=True, scope="session")
+def _frozen_time_events():
+    """Events created under freezegun must save (eventsourcing notes §9)."""
+    allow_frozen_time()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -105,6 +37,12 @@ def db_url(request, tmp_path):
     url, drop = make_db_url(request.param, tmp_path)
     yield url
     drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Each backend's name in turn (for tests that make several databases)."""
+    return request.param
 
 
 @pytest.fixture
@@ -128,3 +66,22 @@ def make_sample(db_url):
             engine.dispose()
 
     return build
+
+
+@pytest.fixture
+def sample_db(make_sample, request):
+    """A sample Heat database: (url, Sample). Eight roots with every special case,
+    unless the module or test says otherwise with
+    ``@pytest.mark.sample(roots, seed, specials=...)``."""
+    marker = request.node.get_closest_marker("sample")
+    if marker is None:
+        return make_sample(8, 11)
+    return make_sample(*marker.args, **marker.kwargs)
+
+
+@pytest.fixture
+def event_log(db_url):
+    """An EventLog in a private empty database, on sqlite, postgresql and mariadb in turn."""
+    log = EventLog.open(db_url, env={})
+    yield log
+    log.close()

@@ -23,11 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import make_db_url  # noqa: E402
-from heatdb import dump  # noqa: E402
+from helpers import comparable, dump, make_db_url  # noqa: E402
 from migrator.heat.connection import make_engine  # noqa: E402
 from migrator.sample.build import build_sample  # noqa: E402
-from test_crash import comparable  # noqa: E402
 
 POINTS = ["before-record", "after-record", "before-commit", "after-apply", "after-outcome"]
 

@@ -12,6 +12,8 @@ from migrator.execution.apply import Drift, apply_changes
 from migrator.planning.changes import DELETE, UPDATE, RowChange, invert
 from migrator.heat.connection import make_engine
 
+from helpers import dump
+
 
 @pytest.fixture
 def engine(db_url):
@@ -52,11 +54,6 @@ def _plan(conn):
     return changes
 
 
-def _dump(conn):
-    return {t.name: [dict(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns)).mappings()]
-            for t in schema.HEAT_TABLES}
-
-
 @pytest.mark.parametrize("rows_per_statement", [None, 2])
 def test_apply_then_inverse_restores_everything(engine, monkeypatch, rows_per_statement):
     """Each row gets its own values and the inverse restores every table; updates
@@ -68,7 +65,7 @@ def test_apply_then_inverse_restores_everything(engine, monkeypatch, rows_per_st
 
         monkeypatch.setattr(apply_module, "CASE_ROWS", rows_per_statement)
     with engine.connect() as conn:
-        before = _dump(conn)
+        before = dump(conn)
         changes = _plan(conn)
     with engine.begin() as conn:
         apply_changes(conn, changes)
@@ -76,12 +73,12 @@ def test_apply_then_inverse_restores_everything(engine, monkeypatch, rows_per_st
         st = _read(conn, schema.stack, "s1")
         assert st["convergence"] is True and st["prev_raw_template_id"] is None and st["current_traversal"] == "t-1"
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.raw_template)).scalar() == 1
-        rows = {r["id"]: (r["current_template_id"], r["requires"]) for r in _dump(conn)["resource"]}
+        rows = {r["id"]: (r["current_template_id"], r["requires"]) for r in dump(conn)["resource"]}
         assert rows == {1: (1, "[]"), 2: (1, "[1]"), 3: (1, "[1]")}
     with engine.begin() as conn:
         apply_changes(conn, invert(changes))
     with engine.connect() as conn:
-        assert _dump(conn) == before
+        assert dump(conn) == before
 
 
 def test_drift_refuses_and_writes_nothing(engine):
@@ -90,13 +87,13 @@ def test_drift_refuses_and_writes_nothing(engine):
     with engine.begin() as conn:  # Heat acts on a resource after planning
         conn.execute(schema.resource.update().where(schema.resource.c.id == 3).values(status="FAILED"))
     with engine.connect() as conn:
-        before = _dump(conn)
+        before = dump(conn)
     with pytest.raises(Drift) as err:
         with engine.begin() as conn:
             apply_changes(conn, changes)
     assert "resource[id=3].status: expected 'COMPLETE', found 'FAILED'" in str(err.value)
     with engine.connect() as conn:
-        assert _dump(conn) == before
+        assert dump(conn) == before
 
 
 def test_reinsert_keeps_sequences_ahead(engine):
@@ -110,3 +107,55 @@ def test_reinsert_keeps_sequences_ahead(engine):
         conn.execute(schema.raw_template.insert().values(template="{}"))
         ids = sorted(conn.execute(sa.select(schema.raw_template.c.id)).scalars())
     assert len(ids) == 3 and ids[-1] > 2
+
+
+def test_drift_lists_every_difference_and_counts_the_rest(engine):
+    with engine.connect() as conn:
+        changes = _plan(conn)
+    with engine.begin() as conn:
+        conn.execute(schema.resource.update().where(schema.resource.c.id.in_([1, 2, 3])).values(status="FAILED"))
+    with pytest.raises(Drift) as err:
+        with engine.begin() as conn:
+            apply_changes(conn, changes)
+    assert [(d.where, d.column) for d in err.value.differences] == [
+        ("resource[id=1]", "status"), ("resource[id=2]", "status"), ("resource[id=3]", "status")]
+    assert str(err.value) == "resource[id=1].status: expected 'COMPLETE', found 'FAILED' (and 2 more)"
+
+
+def test_rows_are_read_under_lock_before_they_are_written(engine):
+    """The compare-and-swap reads every row it will write with SELECT ... FOR
+    UPDATE, so Heat cannot change one between the comparison and the write
+    (SQLite has no row locks: its writer lock covers the transaction)."""
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with engine.connect() as conn:
+        changes = _plan(conn)
+    statements.clear()
+    with engine.begin() as conn:
+        apply_changes(conn, changes)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert reads
+    locked = [s for s in reads if "FOR UPDATE" in s.upper()]
+    assert locked == ([] if engine.dialect.name == "sqlite" else reads)
+
+
+def test_same_tells_null_from_false_and_ignores_driver_noise():
+    from datetime import timezone
+
+    from migrator.execution.apply import same
+
+    assert not same(None, False) and not same(False, None) and same(None, None)
+    assert same(True, 1) and same(0, False) and not same(True, 0)
+    assert same(datetime(2024, 1, 1, 12), datetime(2024, 1, 1, 12, tzinfo=timezone.utc))
+    assert not same(datetime(2024, 1, 1, 12), "2024-01-01 12:00:00")
+
+
+def test_two_differences_say_one_more(engine):
+    with engine.connect() as conn:
+        changes = _plan(conn)
+    with engine.begin() as conn:
+        conn.execute(schema.resource.update().where(schema.resource.c.id.in_([2, 3])).values(status="FAILED"))
+    with pytest.raises(Drift) as err:
+        with engine.begin() as conn:
+            apply_changes(conn, changes)
+    assert str(err.value) == "resource[id=2].status: expected 'COMPLETE', found 'FAILED' (and 1 more)"

@@ -14,7 +14,7 @@ from events import report
 
 import sys, pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "eventlog"))
-from evlog_builders import changes_for, migrate, start  # noqa: E402
+from helpers import changes_for, record_migration as migrate, start_run as start  # noqa: E402
 
 
 def _refuse_once(log: EventLog, monkeypatch, exc: Exception) -> None:

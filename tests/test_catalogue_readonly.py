@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from migrator.heat.connection import make_engine
 
-from heatdb import cli, dump
-from test_bad_input import _read_only_user
+from helpers import cli, dump
+from helpers import read_only_user as _read_only_user
 
 NO_LOG = 4
 

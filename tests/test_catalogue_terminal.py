@@ -13,7 +13,7 @@ from events.secrets import mask_urls
 from migrator.heat import schema
 from migrator.heat.connection import make_engine, safe_url
 
-from heatdb import cli, dump
+from helpers import cli, dump
 
 PASSWORD = "p@ss/w0rd!X"  # 11 characters, unencoded @ and /
 

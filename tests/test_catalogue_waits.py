@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from migrator.heat.connection import make_engine
 from migrator.heat.schema import stack_lock
 
-from heatdb import cli, dump
+from helpers import cli, dump
 
 NAMES = ("CONVMIG_CONNECT_TIMEOUT", "CONVMIG_READ_TIMEOUT", "CONVMIG_WRITE_TIMEOUT")
 

@@ -5,31 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import sqlalchemy as sa
-from click.testing import CliRunner
 
-from migrator.heat import schema
-from migrator.cli import main
-from migrator.heat.connection import make_engine
+from helpers import cli, dump_all
 
-
-def dump(url) -> dict:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        data = {t.name: [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns))]
-                for t in schema.HEAT_TABLES}
-        data["_tables"] = sorted(sa.inspect(conn).get_table_names())
-    engine.dispose()
-    return data
-
-
-@pytest.fixture
-def sample_db(make_sample):
-    return make_sample(10, 7)
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args), env={"CONVMIG_DB_URL": ""}, catch_exceptions=False)
+pytestmark = pytest.mark.sample(10, 7)
 
 
 EXPECTED_REFUSALS = {
@@ -44,10 +23,10 @@ EXPECTED_REFUSALS = {
 
 def test_dry_run_all_plans_and_writes_nothing(sample_db):
     url, sample = sample_db
-    before = dump(url)
-    result = run("--db", url, "migrate", "--dry-run", "--all", "--format", "json")
+    before = dump_all(url)
+    result = cli("--db", url, "migrate", "--dry-run", "--all", "--format", "json")
     assert result.exit_code == 1  # some trees need the operator
-    assert dump(url) == before
+    assert dump_all(url) == before
     report = json.loads(result.stdout)
     trees = {t["root_id"]: t for t in report["trees"]}
     for case, kind in EXPECTED_REFUSALS.items():
@@ -61,14 +40,15 @@ def test_dry_run_all_plans_and_writes_nothing(sample_db):
         assert trees[sample.special[case]]["outcome"] == "migrate", case
     assert sample.special["convergence_root"] not in trees  # --all takes legacy roots only
     assert sample.special["soft_deleted"] not in trees
-    # never a secret: environments appear as digests only
-    assert "sha256:" in result.stdout or not any(c["table"] == "raw_template" for t in trees.values() for c in t["changes"])
+    # never a secret: every environment a plan shows is a digest (the updated tree deletes one)
+    environments = [c["before"]["environment"] for t in trees.values() for c in t["changes"] if c["table"] == "raw_template"]
+    assert environments and all(e is None or e.startswith("sha256:") for e in environments)
 
 
 def test_dry_run_special_shapes(sample_db):
     url, sample = sample_db
     ids = [sample.special[k] for k in ("updated", "deep_nested", "backup_parent", "legacy_root_with_convergence_child")]
-    result = run("--db", url, "migrate", "--dry-run", *ids, "--format", "json")
+    result = cli("--db", url, "migrate", "--dry-run", *ids, "--format", "json")
     assert result.exit_code == 0, result.stderr
     trees = {t["root_id"]: t for t in json.loads(result.stdout)["trees"]}
     updated = trees[sample.special["updated"]]
@@ -88,11 +68,11 @@ def test_dry_run_special_shapes(sample_db):
 
 def test_dry_run_ids_refusals_and_prune(sample_db):
     url, sample = sample_db
-    result = run("--db", url, "migrate", "--dry-run", "no-such-id", sample.special["soft_deleted"])
+    result = cli("--db", url, "migrate", "--dry-run", "no-such-id", sample.special["soft_deleted"])
     assert result.exit_code == 1
     assert "stack no-such-id not found" in result.stderr
     assert "is deleted" in result.stderr
-    result = run("--db", url, "migrate", "--dry-run", "--prune-orphans",
+    result = cli("--db", url, "migrate", "--dry-run", "--prune-orphans",
                  sample.special["stale_row"], sample.special["duplicate_rows"], "--format", "json")
     assert result.exit_code == 0, result.stderr
     for tree in json.loads(result.stdout)["trees"]:
@@ -101,7 +81,7 @@ def test_dry_run_ids_refusals_and_prune(sample_db):
 
 def test_already_converged_is_nothing_to_do(sample_db):
     url, sample = sample_db
-    result = run("--db", url, "migrate", "--dry-run", sample.special["convergence_root"])
+    result = cli("--db", url, "migrate", "--dry-run", sample.special["convergence_root"])
     assert result.exit_code == 0
     assert "already done" in result.stdout
 
@@ -114,6 +94,6 @@ def test_already_converged_is_nothing_to_do(sample_db):
 ])
 def test_conflicting_options(sample_db, args, message):
     url, _ = sample_db
-    result = run("--db", url, *args)
+    result = cli("--db", url, *args)
     assert result.exit_code == 2
     assert message in result.stderr and result.stdout == ""

@@ -14,13 +14,9 @@ from migrator.heat import schema
 from migrator.heat.connection import make_engine
 from migrator.sample.build import build_sample
 
-from heatdb import cli, cli_json, dump
-from test_crash import convmig
+from helpers import cli, cli_json, convmig, dump, make_db_url, start, wait_for
 
-
-@pytest.fixture
-def sample_db(make_sample):
-    return make_sample(30, 41, specials=False)
+pytestmark = pytest.mark.sample(30, 41, specials=False)
 
 
 def test_two_concurrent_migrate_all(sample_db):
@@ -109,8 +105,6 @@ def test_four_processes_an_engine_lock_and_a_heat_like_writer(backend, tmp_path)
     import threading
     from datetime import datetime, timezone
 
-    from conftest import make_db_url
-
     url, drop = make_db_url(backend, tmp_path)
     try:
         engine = make_engine(url, must_exist=False)
@@ -127,9 +121,9 @@ def test_four_processes_an_engine_lock_and_a_heat_like_writer(backend, tmp_path)
         def heat_like_writer():
             i = 0
             while not stop.is_set():
-                with engine.begin() as conn:
+                with engine.begin() as conn:  # as Heat acting on a resource: a new stamp (compared)
                     conn.execute(schema.resource.update().where(schema.resource.c.stack_id.in_(touched))
-                                 .values(status_reason=f"touched {i}"))
+                                 .values(status_reason=f"touched {i}", updated_at=datetime(2030, 1, 1, 0, 0, i % 60)))
                 i += 1
                 stop.wait(0.02)
 
@@ -169,8 +163,6 @@ def test_recovery_leaves_a_plan_its_live_run_finishes(make_sample, tmp_path):
     """A second process sees the first one's open plan, and the first finishes it
     before the second gets the lock: the second must let it be (no StackBusy
     traceback, no "recovered" entry) and the first run's outcome stands."""
-    from test_faults import start, wait_for
-
     url, sample = make_sample(4, 47, specials=False)
     first_at, second_at = tmp_path / "first", tmp_path / "second"
     first = start(url, "migrate", "--all", "--batch-size", "1", failpoint="after-record:1:pause", marker=first_at)

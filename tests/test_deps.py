@@ -9,7 +9,6 @@ would store them, and the answer is what ``Stack.dependencies`` would give.
 from __future__ import annotations
 
 import datetime
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -1058,12 +1057,13 @@ def test_random_condition_trees_evaluate_like_heat(case):
     assert ("r" in enabled(t)) is expected
 
 
-def test_large_template_is_fast():
+def test_large_template():
+    """3,000 chained resources (a deep recursion risk); its speed is a budget in
+    bench/budgets.py, not a pass/fail test."""
     resources = {"r0": res()}
     for i in range(1, 3000):
         resources[f"r{i}"] = res(depends_on=f"r{i - 1}", properties={
             "a": {"get_attr": [f"r{i - 1}", "x"]}, "b": [{"list_join": [",", [{"get_resource": f"r{i // 2}"}]]}]})
-    start = time.perf_counter()
     deps = template_dependencies(hot(resources))
-    assert time.perf_counter() - start < 5
     assert deps.requires["r10"] == frozenset({"r9", "r5"})
+    assert deps.requires["r2999"] == frozenset({"r2998", "r1499"})

@@ -15,7 +15,7 @@ from migrator.planning.deps import TemplateError, Undecidable, find_cycle, stack
 from migrator.planning.plan import analyse, plan_tree
 from migrator.heat.tree import Tree
 
-from treebuilder import hot, resource_row, stack_row, template_row
+from helpers import hot, resource_row, stack_row, template_row
 
 NET = {"type": "OS::Neutron::Net"}
 GR_NET = {"get_resource": "net"}

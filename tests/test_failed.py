@@ -13,7 +13,7 @@ from migrator.planning.plan import analyse, plan_tree, precheck
 from migrator.planning.selection import Selection
 from migrator.errors import UsageError
 
-from treebuilder import hot, resource_row, single_stack_tree, stack_row, template_row
+from helpers import hot, resource_row, single_stack_tree, stack_row, template_row
 
 TWO = hot({"A": {"type": "OS::Heat::None"}, "B": {"type": "OS::Heat::None", "depends_on": "A"}})
 NOW = datetime(2025, 5, 1, 12, 0, 0)

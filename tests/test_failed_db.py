@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from migrator.heat import schema
 from migrator.heat.connection import make_engine
 
-from heatdb import cli, cli_json, dump
+from helpers import cli, cli_json, dump
 
 
 @pytest.fixture

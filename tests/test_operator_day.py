@@ -16,7 +16,7 @@ from migrator.cli import options
 from migrator.cli.outcome import problem_lines
 from migrator.execution.runner import RunReport, TreeResult
 
-from heatdb import cli, dump
+from helpers import cli, dump
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from migrator.planning.changes import DELETE, UPDATE, invert
 from migrator.planning.plan import analyse, plan_tree
 from migrator.heat.tree import PruneDetails, Tree
 
-from treebuilder import hot, resource_row, single_stack_tree, stack_row, template_row
+from helpers import hot, resource_row, single_stack_tree, stack_row, template_row
 
 FIVE = hot({
     "A": {"type": "OS::Heat::None"},

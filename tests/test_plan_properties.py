@@ -10,40 +10,7 @@ from hypothesis import strategies as st
 from migrator.planning.changes import invert
 from migrator.planning.plan import plan_tree
 
-from treebuilder import hot, single_stack_tree
-
-
-def _reference(target: str, form: int):
-    """One of Heat's ways to depend on ``target``."""
-    return [
-        {"get_resource": target},
-        {"get_attr": [target, "value"]},
-        {"str_replace": {"template": "x=$X", "params": {"$X": {"get_attr": [target, "a", 0]}}}},
-        {"list_join": [",", [{"get_resource": target}, "lit"]]},
-    ][form]
-
-
-@st.composite
-def templates(draw):
-    """An acyclic template: resource i may depend only on resources j < i."""
-    n = draw(st.integers(1, 12))
-    names = [f"r{i}" for i in range(n)]
-    resources = {}
-    edges = {}
-    for i, name in enumerate(names):
-        targets = draw(st.sets(st.sampled_from(names[:i]), max_size=3)) if i else set()
-        edges[name] = targets
-        body = {"type": "OS::Heat::None"}
-        explicit = [t for t in sorted(targets) if draw(st.booleans())]
-        implicit = [t for t in sorted(targets) if t not in explicit]
-        if explicit:
-            body["depends_on"] = explicit[0] if len(explicit) == 1 and draw(st.booleans()) else explicit
-        if implicit:
-            body["properties"] = {f"p{k}": _reference(t, draw(st.integers(0, 3))) for k, t in enumerate(implicit)}
-        resources[name] = body
-    with_rows = [nm for nm in names if draw(st.integers(0, 9)) > 0]  # some resources never got a row
-    order = draw(st.permutations(with_rows))
-    return hot(resources), edges, list(order)
+from helpers import templates, single_stack_tree
 
 
 @settings(max_examples=150, deadline=None)

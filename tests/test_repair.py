@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from migrator.heat import schema
 from migrator.heat.connection import make_engine
 
-from heatdb import cli, cli_json, dump, tree_rows
+from helpers import cli, cli_json, dump, tree_rows
 
 
 def _rows(url: str, stack_id: str) -> dict[str, dict]:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from events import EventLog, stack_aggregate_id
 from events.runrecord import gather
-from heatdb import cli, dump
+from helpers import cli, dump
 from migrator.heat.connection import make_engine
 from migrator.report import graph as graphs
 from migrator.report.build import MAX_VALUE, change_groups, restored

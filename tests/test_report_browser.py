@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from browser import Chromium, find_chromium
-from conftest import IN_CI
-from heatdb import cli, tree_members
+from helpers import IN_CI
+from helpers import cli, tree_members
 from migrator.heat.connection import make_engine
 from migrator.sample.build import build_sample
 

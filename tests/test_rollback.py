@@ -8,12 +8,10 @@ import sqlalchemy as sa
 from migrator.heat import schema
 from migrator.heat.connection import make_engine
 
-from heatdb import cli, cli_json, dump
+from helpers import cli, cli_json, dump
 
 
-@pytest.fixture
-def sample_db(make_sample):
-    return make_sample(8, 21)
+pytestmark = pytest.mark.sample(8, 21)
 
 
 def test_migrate_all_then_rollback_run_restores_every_table(sample_db):

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from migrator.heat import schema
 from migrator.heat.connection import make_engine
 
-from heatdb import cli, dump
-from test_plan_properties import templates
+from helpers import cli, dump, templates
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ SQLite, PostgreSQL and MariaDB.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import BACKENDS, make_db_url
+from helpers import BACKENDS, dump, make_db_url
 from migrator.heat import schema
 from migrator.heat.connection import make_engine
 from migrator.sample.build import (
@@ -32,16 +31,6 @@ NOW = datetime(2026, 1, 15, 12, 0, 0)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def dump(engine) -> dict[str, list[tuple]]:
-    """Every declared table, row by row in primary-key order, as Python values."""
-    out = {}
-    with engine.connect() as conn:
-        for t in schema.HEAT_TABLES:
-            rows = conn.execute(sa.select(t).order_by(*t.primary_key.columns)).all()
-            out[t.name] = [tuple(r) for r in rows]
-    return out
 
 
 class View:
@@ -467,13 +456,9 @@ def test_without_specials_every_tree_is_ordinary_and_complete(db_url):
     engine.dispose()
 
 
-def test_build_is_fast_and_memory_bounded(tmp_path):
-    """10,000 roots must take well under a minute on a SQLite file (about 8 s on
-    a developer machine); here a tenth of that, more than one chunk, with a
-    generous bound so a slow CI machine still passes."""
+def test_build_spans_more_than_one_chunk(tmp_path):
+    """1,200 roots, more than one chunk of the builder's writes; how fast that
+    is is a budget in bench/budgets.py, not a pass/fail test."""
     engine = make_engine(f"sqlite:///{tmp_path / 'bench.sqlite'}", must_exist=False)
-    start = time.perf_counter()
     sample = build_sample(engine, 1200, specials=False)
-    elapsed = time.perf_counter() - start
-    assert sample.counts["resource"] > 8000
-    assert elapsed < 20, elapsed
+    assert len(sample.roots) == 1200 and sample.counts["resource"] > 8000

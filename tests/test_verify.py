@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from migrator.heat import schema
 from migrator.heat.connection import make_engine
 
-from heatdb import cli, cli_json
+from helpers import cli, cli_json
 
 
 @pytest.fixture

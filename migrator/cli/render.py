@@ -1,7 +1,7 @@
 """Rendering plans and summaries for people (tables) and scripts (JSON).
 
 Values are shortened for tables and secrets are always replaced by digests
-(``redact``), in both formats.
+(``events.secrets.redact_row``, the rule ``convmig log --changes`` uses), in both formats.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 
 from tabulate import tabulate
 
+from events.secrets import redact_row
+
 from migrator.planning.changes import DELETE, INSERT
 from migrator.planning.plan import TreePlan
-from migrator.heat.redact import redact_row
 
 MAX_CELL = 60
 

@@ -12,13 +12,15 @@ or one ``IN`` delete, never one round trip per row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from events.secrets import redact_row
 
 from migrator.planning.changes import DELETE, INSERT, UPDATE, RowChange
 from migrator.heat.schema import metadata
@@ -27,17 +29,26 @@ from migrator.heat.tree import chunks, rows_of
 
 @dataclass(frozen=True)
 class Difference:
-    """One column of one row that is not what the plan expected."""
+    """One column of one row that is not what the plan expected.
+
+    ``describe`` is what refusals, failed events and recovery verdicts print,
+    so it shows values through ``redact_row``: a drifted template environment
+    or password appears as a digest, never as itself.
+    """
 
     where: str  # e.g. "resource[id=5]"
     column: str | None  # None: the whole row (missing or unexpectedly present)
     expected: Any
     actual: Any
+    table: str = ""
+    row: dict | None = field(default=None, compare=False, repr=False)  # decides resource_data.value
 
     def describe(self) -> str:
         if self.column is None:
             return f"{self.where}: expected {self.expected}, found {self.actual}"
-        return f"{self.where}.{self.column}: expected {self.expected!r}, found {self.actual!r}"
+        expected = redact_row(self.table, {self.column: self.expected}, whole=self.row)[self.column]
+        actual = redact_row(self.table, {self.column: self.actual}, whole=self.row)[self.column]
+        return f"{self.where}.{self.column}: expected {expected!r}, found {actual!r}"
 
 
 class Drift(Exception):
@@ -106,7 +117,7 @@ def compare(changes: list[RowChange], current: dict[str, dict]) -> list[Differen
             continue
         for col, expected in change.before.items():
             if col in row and not same(expected, row[col]):
-                diffs.append(Difference(where, col, expected, row[col]))
+                diffs.append(Difference(where, col, expected, row[col], change.table, {**change.before, **row}))
     return diffs
 
 

@@ -83,7 +83,7 @@ def biglog(url: str, target: int) -> None:
         timed("--since middle (binary search)", lambda: report.page(log, report.Filters(since=middle_time)))
         timed("--event planned", lambda: report.page(log, report.Filters(events=("planned",))))
     from click.testing import CliRunner
-    from evlog_builders import cli_group  # beside this file
+    from helpers import log_group as cli_group
 
     began = time.perf_counter()
     result = CliRunner().invoke(cli_group(), ["--event-store", url, "log"])

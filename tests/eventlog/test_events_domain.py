@@ -10,7 +10,7 @@ import pytest
 from events import GENESIS, Run, StackHistory, stack_aggregate_id
 from events.chain import StoredItem, canonical, event_hash, link, value_digest, verify_chain
 from events.secrets import is_secret_column, mask_urls, redact
-from evlog_builders import changes_for
+from helpers import changes_for
 
 
 def _run() -> Run:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from events import EventLog, EventStoreError
 from events.store import MIN_MAX_ALLOWED_PACKET, check_mysql
-from evlog_builders import start
+from helpers import start_run as start
 
 #: Every test here runs on MariaDB only (the shared fixture, narrowed).
 pytestmark = pytest.mark.parametrize("db_url", [pytest.param("mariadb", marks=pytest.mark.mariadb)], indirect=True)

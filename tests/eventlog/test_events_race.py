@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from events import EventLog
-from evlog_builders import migrate, start
+from helpers import record_migration as migrate, start_run as start
 
 WORKER = Path(__file__).with_name("race_worker.py")
 

@@ -6,7 +6,6 @@ import csv
 import io
 import itertools
 import json
-import time
 from uuid import UUID
 
 import pytest
@@ -14,7 +13,7 @@ from freezegun import freeze_time
 
 import events.domain
 from events import EventLog, StackBusy
-from evlog_builders import changes_for, invoke, migrate, start
+from helpers import changes_for, log_cli as invoke, record_migration as migrate, start_run as start
 
 EXPECTED_TABLE = """\
 pos    time (UTC)           run       operator    command    stack          event             summary
@@ -185,8 +184,9 @@ def test_help_has_examples():
     assert result.exit_code == 0 and "Examples:" in result.stdout and "--verify" in result.stdout
 
 
-def test_first_page_of_a_big_log_is_fast(sqlite_url):
-    """Reading page one costs the page, not the log (the bench script measures a million)."""
+def test_first_page_of_a_big_log(sqlite_url):
+    """Page one of 5,000 events is one page of a hundred; how fast it comes is a
+    budget in bench/budgets.py (and bench_eventlog.py measures a million)."""
     with EventLog.open(sqlite_url, env={}) as log:
         run = start(log)
         log.save(run)
@@ -197,8 +197,5 @@ def test_first_page_of_a_big_log_is_fast(sqlite_url):
                 history.planned(run.id, direction="migrate", changes=changes_for("s"), summary={})
                 histories.append(history)
             log.save(*histories)
-    began = time.perf_counter()
     result = invoke(sqlite_url, "--limit", "100")
-    elapsed = time.perf_counter() - began
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 102
-    assert elapsed < 1.0

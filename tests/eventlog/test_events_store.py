@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from events import Unverified, EventLog, EventStoreError, StackBusy, StackHistory
 from events.store import allow_frozen_time
-from evlog_builders import ROW, changes_for, event_log, migrate, start  # noqa: F401 - event_log is a fixture
+from helpers import ROW, changes_for, record_migration as migrate, start_run as start
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from events import EventLog, stack_aggregate_id
-from evlog_builders import invoke, migrate, start
+from helpers import log_cli as invoke, record_migration as migrate, start_run as start
 
 
 @pytest.fixture

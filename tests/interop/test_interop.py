@@ -47,7 +47,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import _require  # the suite's one rule: skip on a laptop, fail in CI
+from helpers import _require  # the suite's one rule: skip on a laptop, fail in CI
 
 pytestmark = pytest.mark.interop
 
