@@ -173,6 +173,15 @@ class Run(ChainedAggregate):
         def apply(self, aggregate: "Run") -> None:
             aggregate.outcome, aggregate.counts = self.outcome, dict(self.counts)
 
+    class Noted(ChainedAggregate.Event):
+        """Something the run did beside Heat's rows (e.g. supporting indexes)."""
+
+        what: str
+        detail: dict
+
+        def apply(self, aggregate: "Run") -> None:
+            aggregate.notes.append({"what": self.what, **self.detail})
+
     def __init__(self, command, arguments, selection, operator, host, pid, version, retry_of):
         self.command, self.arguments, self.selection = command, arguments, selection
         self.operator, self.host, self.pid = operator, host, pid
@@ -182,6 +191,7 @@ class Run(ChainedAggregate):
         self.outcome: str | None = None
         self.counts: dict = {}
         self.covered: list[str] = []
+        self.notes: list[dict] = []
 
     @classmethod
     def start(
@@ -223,6 +233,11 @@ class Run(ChainedAggregate):
         new = [s for s in dict.fromkeys(map(str, stack_ids)) if s not in covered]
         if new:
             self._record(self.Covered, stack_ids=new)
+
+    def note(self, what: str, detail: dict) -> None:
+        """Record something the run did outside Heat's rows, so the log shows it
+        and a later run can tell (e.g. the supporting indexes it created)."""
+        self._record(self.Noted, what=what, detail=normalise(detail))
 
     def finish(self, outcome: str, counts: dict) -> None:
         """Record how the run ended; a run finishes once."""

@@ -58,6 +58,7 @@ KINDS = {
     Run.Started: "run-started",
     Run.Covered: "run-covered",
     Run.Finished: "run-finished",
+    Run.Noted: "run-noted",
     StackHistory.Opened: "opened",
     StackHistory.Planned: "planned",
     StackHistory.Applied: "applied",
@@ -306,6 +307,8 @@ def summary(event: Any) -> str:
         return f"{_count(len(event.stack_ids), 'stack')}: {', '.join(event.stack_ids[:3])}{more}"
     if kind == "run-finished":
         return f"{event.outcome} {_pairs(event.counts)}".strip()
+    if kind == "run-noted":
+        return f"{event.what} {_pairs(event.detail)}".strip()
     if kind == "opened":
         return f"history of {event.stack_name} opened"
     if kind == "planned":
