@@ -25,6 +25,21 @@ COMMANDS = {
     "demo": "migrator.cli.commands.demo",
 }
 
+#: Command name -> its short help, so ``convmig --help`` lists the commands
+#: without importing them (tests/test_startup.py checks each against the command's own).
+SHORT_HELP = {
+    "status": "How many stacks run on each engine, by state, and which legacy roots cannot be migrated now and why.",
+    "migrate": "Migrate stack trees (a root and all its nested stacks) to convergence.",
+    "rollback": "Put migrated trees back on the legacy engine, exactly as before their last migration: "
+                "every changed column restored, every deleted row re-inserted with its id.",
+    "log": "The audit report: who changed which stack, when, from what to what.",
+    "verify": "Check migrated trees against the invariants of a correct migration (convergence flags, "
+              "traversal ids, no previous template, current_template_id, requires/needed_by, no leftover "
+              "locks) and the log against the database.",
+    "demo": "Build a sample legacy Heat database in SQLite (default ./convmig-demo.sqlite) and walk "
+            "through status, migrate, log and rollback on it.",
+}
+
 
 class ConvmigGroup(click.Group):
     """A click group that turns ``ConvmigError`` into one stderr line and an exit code.
@@ -40,6 +55,24 @@ class ConvmigGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from ``SHORT_HELP``: listing a command must
+        not import it (that would import the planner, the event store, SQLAlchemy)."""
+        names = self.list_commands(ctx)
+        if any(n not in SHORT_HELP and n not in self.commands for n in names):
+            return super().format_commands(ctx, formatter)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            cmd = self.commands.get(name)
+            if cmd is not None and cmd.hidden:
+                continue
+            text = cmd.get_short_help_str(limit) if cmd is not None else click.Command(name, help=SHORT_HELP[name]).get_short_help_str(limit)
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands and cmd_name not in self.commands:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import click
 
-from migrator.heat.config import Choice, HeatConfig, choose_database, choose_event_store
-from migrator.heat.connection import safe_url
+if TYPE_CHECKING:  # imported when first resolved: ``convmig --help`` needs no SQLAlchemy
+    from migrator.heat.config import Choice, HeatConfig
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Settings:
 
     @cached_property
     def resolved(self) -> tuple[Choice, HeatConfig | None]:
+        from migrator.heat.config import choose_database
+
         configs = (self.heat_config,) if isinstance(self.heat_config, str) else tuple(self.heat_config or ())
         choice, config = choose_database(self.db, configs, self.heat_config_dir)
         for note in choice.notes:
@@ -47,6 +50,8 @@ class Settings:
 
     @cached_property
     def event_store_choice(self) -> Choice:
+        from migrator.heat.config import choose_event_store
+
         choice = choose_event_store(self.event_store, lambda: self.database)
         if choice.source != "Heat's database":
             for note in choice.notes:
@@ -60,6 +65,8 @@ class Settings:
 
     def announce(self) -> None:
         """Before a write: say on stderr which database and event store, and where each came from."""
+        from migrator.heat.connection import safe_url
+
         click.echo(f"convmig: database {safe_url(self.db_url)} (from {self.database.source})", err=True)
         store = self.event_store_choice
         where = "Heat's database" if store.source == "Heat's database" else f"{safe_url(store.url)} (from {store.source})"
