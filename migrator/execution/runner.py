@@ -31,7 +31,7 @@ from migrator.execution.apply import Drift, apply_changes, apply_many, check
 from migrator.planning.changes import RowChange, invert
 from migrator.heat.connection import connect_checked, describe_db_error
 from migrator.heat.engines import live_engines
-from migrator.heat.indexes import SupportIndexes, index_name
+from migrator.heat.indexes import SupportIndexes, index_name, serialised
 from migrator.execution.faults import failpoint
 from migrator.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, ConvmigError, exit_code
 from migrator.heat.locks import StackLocks, pid_alive, same_host
@@ -145,16 +145,19 @@ class Runner:
     def _build_indexes(self) -> None:
         """Supporting indexes for this run (see ``migrator.heat.indexes``), recorded
         in the run's log before they are built; a killed run's leftovers are
-        taken in charge and dropped at the end like this run's own."""
+        taken in charge and dropped at the end like this run's own. They only
+        make the run faster: if one cannot be built, the run goes on without it."""
         self.indexes = SupportIndexes(self.engine)
         try:
-            planned = self.indexes.plan()
-            if planned:
-                self.run.note("indexes", planned)
-                self._save(self.run)
-            self.indexes.build()
+            with serialised(self.engine) as conn:
+                planned = self.indexes.plan()
+                if planned:
+                    self.run.note("indexes", planned)
+                    self._save(self.run)
+                self.indexes.build(conn)
         except sa.exc.DBAPIError as exc:
-            raise ConvmigError(f"cannot build convmig's supporting indexes: {describe_db_error(exc, self.engine.url)}") from None
+            self.run.note("indexes", {"not built": describe_db_error(exc, self.engine.url)})
+            self._save(self.run)
         failpoint("after-indexes")
 
     def _drop_indexes(self) -> None:

@@ -23,7 +23,9 @@ Built without blocking Heat: ``CREATE INDEX CONCURRENTLY`` on PostgreSQL
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -96,48 +98,71 @@ def survey(engine: Engine) -> tuple[list[Found], list[tuple[str, str]]]:
     return found, missing
 
 
-def _autocommit(engine: Engine) -> sa.Connection:
-    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+#: PostgreSQL advisory lock key / MariaDB named lock: one convmig process at a
+#: time surveys, builds or drops supporting indexes. Two concurrent index builds
+#: on PostgreSQL wait for each other's transactions and deadlock; and a run that
+#: surveys while another builds would take a half-built index for a leftover.
+LOCK_KEY = 0x636F6E766D6967  # "convmig"
+LOCK_NAME = "convmig_tmp_indexes"
+LOCK_WAIT_S = 3600
 
 
-def create(engine: Engine, table: str, column: str) -> str:
+@contextmanager
+def serialised(engine: Engine) -> Iterator[sa.Connection]:
+    """An autocommit connection holding the index lock (SQLite: its own write lock suffices)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        dialect = engine.dialect.name
+        if dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        elif dialect in ("mysql", "mariadb"):
+            conn.execute(sa.text("SELECT GET_LOCK(:n, :t)"), {"n": LOCK_NAME, "t": LOCK_WAIT_S})
+        try:
+            yield conn
+        finally:
+            if dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            elif dialect in ("mysql", "mariadb"):
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": LOCK_NAME})
+
+
+def create(conn: sa.Connection, table: str, column: str) -> str:
     """Build one index without blocking Heat's writes; returns its name."""
     name = index_name(table, column)
-    quote = engine.dialect.identifier_preparer.quote
+    quote = conn.dialect.identifier_preparer.quote
     on = f"{quote(table)} ({quote(column)})"
-    dialect = engine.dialect.name
+    dialect = conn.dialect.name
     if dialect == "postgresql":
         sql = f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {quote(name)} ON {on}"
     elif dialect in ("mysql", "mariadb"):
         sql = f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {on} ALGORITHM=INPLACE LOCK=NONE"
     else:
         sql = f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {on}"
-    with _autocommit(engine) as conn:
-        conn.exec_driver_sql(sql)
+    conn.exec_driver_sql(sql)
     return name
 
 
-def drop(engine: Engine, table: str, column: str) -> str:
+def drop(conn: sa.Connection, table: str, column: str) -> str:
     """Drop one of convmig's indexes if it is there; returns its name."""
     name = index_name(table, column)
-    quote = engine.dialect.identifier_preparer.quote
-    dialect = engine.dialect.name
+    quote = conn.dialect.identifier_preparer.quote
+    dialect = conn.dialect.name
     if dialect == "postgresql":
         sql = f"DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}"
     elif dialect in ("mysql", "mariadb"):
         sql = f"DROP INDEX IF EXISTS {quote(name)} ON {quote(table)}"
     else:
         sql = f"DROP INDEX IF EXISTS {quote(name)}"
-    with _autocommit(engine) as conn:
-        conn.exec_driver_sql(sql)
+    conn.exec_driver_sql(sql)
     return name
 
 
 class SupportIndexes:
-    """The supporting indexes of one run: ``plan``, then ``build`` at the start,
-    ``remove`` at the end. ``plan`` says what ``build`` will do, so the run can
-    record it first: the leftovers it takes in charge ("adopted"), those it
-    rebuilds (an interrupted PostgreSQL build), those it creates."""
+    """The supporting indexes of one run.
+
+    At the start, holding the index lock: ``plan`` says what ``build`` will do,
+    so the run can record it first (the leftovers it takes in charge,
+    "adopted"; those it rebuilds, an interrupted PostgreSQL build; those it
+    creates), then ``build``. At the end ``remove``."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -154,21 +179,20 @@ class SupportIndexes:
         }
         return {k: v for k, v in report.items() if v}
 
-    def build(self) -> None:
+    def build(self, conn: sa.Connection) -> None:
         for f in self._found:
             self.held.append((f.table, f.column))
             if not f.valid:
-                drop(self.engine, f.table, f.column)
-                create(self.engine, f.table, f.column)
+                drop(conn, f.table, f.column)
+                create(conn, f.table, f.column)
         for table, column in self._missing:
             self.held.append((table, column))  # held first: a half-built one is dropped too
-            create(self.engine, table, column)
+            create(conn, table, column)
 
-    def remove(self) -> list[str]:
+    def remove(self) -> None:
         """Drop every index this run holds (another run may have dropped one
         already: IF EXISTS)."""
-        dropped = []
-        while self.held:
-            dropped.append(drop(self.engine, *self.held[0]))
-            self.held.pop(0)
-        return dropped
+        with serialised(self.engine) as conn:
+            while self.held:
+                drop(conn, *self.held[0])
+                self.held.pop(0)
