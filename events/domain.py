@@ -46,6 +46,7 @@ _SCALARS = (str, int, float, bool, type(None), datetime, date, time, timedelta, 
 
 #: Exact types kept as they are once seen (floats are checked for finiteness first).
 _KEPT = frozenset({str, int, bool, type(None), datetime, date, time, timedelta, Decimal, bytes, UUID})
+_STR = frozenset({str})
 
 
 def stack_aggregate_id(stack_id: str) -> UUID:
@@ -65,6 +66,10 @@ def normalise(value: Any, path: Any = "$") -> Any:
     kind = type(value)
     if kind in _KEPT:  # the common case, and the hot path for large plans
         return value
+    if kind is dict and _STR.issuperset(map(type, value)) and _KEPT.issuperset(map(type, value.values())):
+        return dict(value)  # a flat row image: decided and copied at C level
+    if kind is list and _KEPT.issuperset(map(type, value)):
+        return list(value)
     if kind is dict or isinstance(value, dict):
         return {(k if type(k) is str else str(k)): (v if type(v) in _KEPT else normalise(v, (path, k)))
                 for k, v in value.items()}
