@@ -31,7 +31,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from .chain import GENESIS, event_hash
+from .chain import GENESIS, HASH_FORMAT, event_hash
 from .secrets import mask_urls, redact
 
 DIRECTIONS = ("migrate", "rollback", "repair")
@@ -126,6 +126,7 @@ class ChainedAggregate(Aggregate):
 
     class Event(Aggregate.Event):
         prev_hash: str
+        hash_format: int  # absent from events recorded before formats: read as 1
 
         def mutate(self, aggregate):
             aggregate = super().mutate(aggregate)
@@ -148,7 +149,7 @@ class ChainedAggregate(Aggregate):
     def _record(self, event_class: type, **fields: Any) -> None:
         """Trigger an event linked to the current head. Every payload was
         normalised first, so it can be hashed when its own digest is needed."""
-        self.trigger_event(event_class, prev_hash=self.head, **fields)
+        self.trigger_event(event_class, prev_hash=self.head, hash_format=HASH_FORMAT, **fields)
 
 
 class Run(ChainedAggregate):
@@ -216,6 +217,7 @@ class Run(ChainedAggregate):
             cls.Started,
             id=uuid4(),
             prev_hash=GENESIS,
+            hash_format=HASH_FORMAT,
             command=command,
             arguments=normalise(redact(arguments)),
             selection=normalise(redact(selection)),
@@ -313,7 +315,7 @@ class StackHistory(ChainedAggregate):
     def open(cls, stack_id: str, stack_name: str) -> "StackHistory":
         """A new, empty history (its id follows from ``stack_id``)."""
         return cls._create(
-            cls.Opened, id=stack_aggregate_id(stack_id), prev_hash=GENESIS, stack_id=str(stack_id), stack_name=str(stack_name or "")
+            cls.Opened, id=stack_aggregate_id(stack_id), prev_hash=GENESIS, hash_format=HASH_FORMAT, stack_id=str(stack_id), stack_name=str(stack_name or "")
         )
 
     def _add(self, event: Any, kind: str, **data: Any) -> None:
