@@ -32,10 +32,28 @@ Operating notes:
   is BLOB/MEDIUMBLOB is refused with the ALTER TABLE to run.
 """
 
-from .chain import GENESIS
-from .domain import DIRECTIONS, RECOVERY_OUTCOMES, RUN_OUTCOMES, Run, StackHistory, stack_aggregate_id
-from .errors import EventStoreError, HistoryUnverified, NoEventLog, StackBusy, Unverified
-from .eventlog import EventLog, RunNotFound
+import importlib
+
+#: Where each public name lives. Imported on first use (PEP 562), so a module that
+#: only needs ``events.secrets`` (URL masking for Heat's connection) does not load
+#: the event store and the eventsourcing library: ``convmig status`` stays light.
+_HOME = {
+    "GENESIS": "chain",
+    "DIRECTIONS": "domain", "RECOVERY_OUTCOMES": "domain", "RUN_OUTCOMES": "domain", "Run": "domain",
+    "StackHistory": "domain", "stack_aggregate_id": "domain",
+    "EventStoreError": "errors", "HistoryUnverified": "errors", "NoEventLog": "errors", "StackBusy": "errors",
+    "Unverified": "errors",
+    "EventLog": "eventlog", "RunNotFound": "eventlog",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "RunNotFound",

@@ -28,6 +28,10 @@ from uuid import UUID
 
 #: ``prev_hash`` of the first event of every aggregate.
 GENESIS = "0" * 64
+#: The hash format new events are recorded with (see ``link``). Every event
+#: records its own in ``hash_format``; events recorded before formats existed
+#: have none and are format 1, so logs of every earlier version still verify.
+HASH_FORMAT = 2
 #: The running head once an event could not be decoded: nothing after it can be checked.
 UNKNOWN = "?" * 64
 
@@ -63,6 +67,26 @@ def canonical(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def canonical_v2(value: Any) -> bytes:
+    """Format 2: the same sorted keys and the same tags for bytes, dates, times,
+    timedeltas and decimals as format 1, encoded by orjson (a tenth of the
+    instructions of the standard library's encoder, which was the largest single
+    cost of recording a plan). orjson writes a UUID as its plain string rather
+    than a ``$uuid`` tag; UUIDs sit only in fields whose type the event class
+    fixes. A value orjson refuses (an integer beyond 64 bits, a non-string key)
+    falls back to format 1's bytes, so the digest stays a function of the value."""
+    import orjson
+
+    try:
+        return orjson.dumps(value, default=_tag, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
+    except orjson.JSONEncodeError:
+        return canonical(value)
+
+
+#: Hash format -> the canonical encoding it hashes.
+ENCODINGS = {1: canonical, 2: canonical_v2}
+
+
 def event_fields(event: Any) -> dict[str, Any]:
     """What an event's digest covers: every field but its own link.
 
@@ -80,15 +104,18 @@ def event_kind(event: Any) -> str:
     return type(event).__qualname__
 
 
-def link(prev_hash: str, kind: str, fields: dict[str, Any]) -> str:
-    """The digest of one event given the digest before it."""
-    body = canonical({"prev": prev_hash, "kind": kind, "fields": fields})
-    return hashlib.sha256(body).hexdigest()
+def link(prev_hash: str, kind: str, fields: dict[str, Any], hash_format: int = 1) -> str:
+    """The digest of one event given the digest before it, in its hash format."""
+    encode = ENCODINGS.get(hash_format)
+    if encode is None:
+        raise ValueError(f"hash format {hash_format!r} is unknown to this convmig: verify with the version that wrote it")
+    return hashlib.sha256(encode({"prev": prev_hash, "kind": kind, "fields": fields})).hexdigest()
 
 
 def event_hash(event: Any) -> str:
-    """Digest of a decoded (or just triggered) event carrying ``prev_hash``."""
-    return link(event.prev_hash, event_kind(event), event_fields(event))
+    """Digest of a decoded (or just triggered) event carrying ``prev_hash``, in
+    the format it records (1 when it records none: written before formats)."""
+    return link(event.prev_hash, event_kind(event), event_fields(event), getattr(event, "hash_format", 1))
 
 
 def value_digest(value: Any) -> str:

@@ -31,7 +31,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from .chain import GENESIS, event_hash
+from .chain import GENESIS, HASH_FORMAT, event_hash
 from .secrets import mask_urls, redact
 
 DIRECTIONS = ("migrate", "rollback", "repair")
@@ -46,6 +46,7 @@ _SCALARS = (str, int, float, bool, type(None), datetime, date, time, timedelta, 
 
 #: Exact types kept as they are once seen (floats are checked for finiteness first).
 _KEPT = frozenset({str, int, bool, type(None), datetime, date, time, timedelta, Decimal, bytes, UUID})
+_STR = frozenset({str})
 
 
 def stack_aggregate_id(stack_id: str) -> UUID:
@@ -65,6 +66,10 @@ def normalise(value: Any, path: Any = "$") -> Any:
     kind = type(value)
     if kind in _KEPT:  # the common case, and the hot path for large plans
         return value
+    if kind is dict and _STR.issuperset(map(type, value)) and _KEPT.issuperset(map(type, value.values())):
+        return dict(value)  # a flat row image: decided and copied at C level
+    if kind is list and _KEPT.issuperset(map(type, value)):
+        return list(value)
     if kind is dict or isinstance(value, dict):
         return {(k if type(k) is str else str(k)): (v if type(v) in _KEPT else normalise(v, (path, k)))
                 for k, v in value.items()}
@@ -121,6 +126,7 @@ class ChainedAggregate(Aggregate):
 
     class Event(Aggregate.Event):
         prev_hash: str
+        hash_format: int  # absent from events recorded before formats: read as 1
 
         def mutate(self, aggregate):
             aggregate = super().mutate(aggregate)
@@ -143,7 +149,7 @@ class ChainedAggregate(Aggregate):
     def _record(self, event_class: type, **fields: Any) -> None:
         """Trigger an event linked to the current head. Every payload was
         normalised first, so it can be hashed when its own digest is needed."""
-        self.trigger_event(event_class, prev_hash=self.head, **fields)
+        self.trigger_event(event_class, prev_hash=self.head, hash_format=HASH_FORMAT, **fields)
 
 
 class Run(ChainedAggregate):
@@ -179,6 +185,15 @@ class Run(ChainedAggregate):
         def apply(self, aggregate: "Run") -> None:
             aggregate.outcome, aggregate.counts = self.outcome, dict(self.counts)
 
+    class Noted(ChainedAggregate.Event):
+        """Something the run did beside Heat's rows (e.g. supporting indexes)."""
+
+        what: str
+        detail: dict
+
+        def apply(self, aggregate: "Run") -> None:
+            aggregate.notes.append({"what": self.what, **self.detail})
+
     def __init__(self, command, arguments, selection, operator, host, pid, version, retry_of):
         self.command, self.arguments, self.selection = command, arguments, selection
         self.operator, self.host, self.pid = operator, host, pid
@@ -188,6 +203,7 @@ class Run(ChainedAggregate):
         self.outcome: str | None = None
         self.counts: dict = {}
         self.covered: list[str] = []
+        self.notes: list[dict] = []
 
     @classmethod
     def start(
@@ -207,6 +223,7 @@ class Run(ChainedAggregate):
             cls.Started,
             id=uuid4(),
             prev_hash=GENESIS,
+            hash_format=HASH_FORMAT,
             command=command,
             arguments=normalise(redact(arguments)),
             selection=normalise(redact(selection)),
@@ -238,6 +255,11 @@ class Run(ChainedAggregate):
         if trees:
             shown = [{k: (mask_urls(v) if isinstance(v, str) else v) for k, v in t.items()} for t in trees]
             self._record(self.Skipped, trees=normalise(shown, "trees"))
+
+    def note(self, what: str, detail: dict) -> None:
+        """Record something the run did outside Heat's rows, so the log shows it
+        and a later run can tell (e.g. the supporting indexes it created)."""
+        self._record(self.Noted, what=what, detail=normalise(detail))
 
     def finish(self, outcome: str, counts: dict) -> None:
         """Record how the run ended; a run finishes once."""
@@ -308,7 +330,7 @@ class StackHistory(ChainedAggregate):
     def open(cls, stack_id: str, stack_name: str) -> "StackHistory":
         """A new, empty history (its id follows from ``stack_id``)."""
         return cls._create(
-            cls.Opened, id=stack_aggregate_id(stack_id), prev_hash=GENESIS, stack_id=str(stack_id), stack_name=str(stack_name or "")
+            cls.Opened, id=stack_aggregate_id(stack_id), prev_hash=GENESIS, hash_format=HASH_FORMAT, stack_id=str(stack_id), stack_name=str(stack_name or "")
         )
 
     def _add(self, event: Any, kind: str, **data: Any) -> None:

@@ -59,6 +59,7 @@ KINDS = {
     Run.Covered: "run-covered",
     Run.Skipped: "run-skipped",
     Run.Finished: "run-finished",
+    Run.Noted: "run-noted",
     StackHistory.Opened: "opened",
     StackHistory.Planned: "planned",
     StackHistory.Applied: "applied",
@@ -311,6 +312,8 @@ def summary(event: Any) -> str:
         return f"{_count(len(event.trees), 'tree')} skipped: {shown}{more}"
     if kind == "run-finished":
         return f"{event.outcome} {_pairs(event.counts)}".strip()
+    if kind == "run-noted":
+        return f"{event.what} {_pairs(event.detail)}".strip()
     if kind == "opened":
         return f"history of {event.stack_name} opened"
     if kind == "planned":

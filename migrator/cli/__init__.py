@@ -11,13 +11,11 @@ import importlib
 from contextlib import contextmanager
 
 import click
-import sqlalchemy as sa
 
 from events.errors import EventStoreError, NoEventLog
-from events.eventlog import reason
 from events.secrets import mask_urls, terminal_text
 
-from events.store import timeouts
+from events.timeouts import timeouts
 
 from migrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_LOG, ConvmigError, UsageError
 from migrator.cli.options import Settings
@@ -57,6 +55,35 @@ COMMANDS = {
     "report": "migrator.cli.commands.report",
 }
 
+#: Command name -> its short help, so ``convmig --help`` lists the commands
+#: without importing them (tests/test_startup.py checks each against the command's own).
+SHORT_HELP = {
+    "status": "How many stacks run on each engine, by state, and which legacy roots cannot be migrated now and why.",
+    "migrate": "Migrate stack trees (a root and all its nested stacks) to convergence.",
+    "rollback": "Put migrated trees back on the legacy engine, exactly as before their last migration: "
+                "every changed column restored, every deleted row re-inserted with its id.",
+    "log": "The audit report: who changed which stack, when, from what to what.",
+    "verify": "Check migrated trees against the invariants of a correct migration (convergence flags, "
+              "traversal ids, no previous template, current_template_id, requires/needed_by, no leftover "
+              "locks) and the log against the database.",
+    "demo": "Build a sample legacy Heat database in SQLite (default ./convmig-demo.sqlite), walk through "
+            "status, migrate, log and rollback on it, and write the migrate run's change record beside it "
+            "(./convmig-demo-report.html).",
+    "report": "Write a self-contained HTML change record of one run: who ran what, when and where; outcome "
+              "counts; a timeline of the batches; per tree its outcome, why it was skipped, its row changes "
+              "(secrets as digests) and its dependency graph; and the verification of every history the run "
+              "touched.",
+}
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """A SQLAlchemy driver error (checked without importing SQLAlchemy: a command that
+    raised one has loaded it already)."""
+    import sys
+
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.DBAPIError)
+
 
 def one_line(message: str) -> str:
     """An error is one line: a newline inside a value (a database name read from a
@@ -79,6 +106,24 @@ class ConvmigGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from ``SHORT_HELP``: listing a command must
+        not import it (that would import the planner, the event store, SQLAlchemy)."""
+        names = self.list_commands(ctx)
+        if any(n not in SHORT_HELP and n not in self.commands for n in names):
+            return super().format_commands(ctx, formatter)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            cmd = self.commands.get(name)
+            if cmd is not None and cmd.hidden:
+                continue
+            text = cmd.get_short_help_str(limit) if cmd is not None else click.Command(name, help=SHORT_HELP[name]).get_short_help_str(limit)
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands and cmd_name not in self.commands:
             self.add_command(importlib.import_module(self.lazy_commands[cmd_name]).cli, cmd_name)
@@ -94,15 +139,20 @@ class ConvmigGroup(click.Group):
         except ConvmigError as exc:
             click.echo(f"convmig: error: {one_line(exc.message)}", err=True)
             ctx.exit(exc.exit_code)
-        except sa.exc.DBAPIError as exc:  # disk full, connection lost ... outside a run's own handling
-            click.echo(f"convmig: error: database: {one_line(mask_urls(reason(exc)))}", err=True)
-            ctx.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             click.echo("convmig: interrupted; nothing half-done (every change is one transaction)", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except EventStoreError as exc:  # a damaged, missing or unreachable log read anywhere: one line
             click.echo(f"convmig: error: {one_line(str(exc))}", err=True)
             ctx.exit(EXIT_NO_LOG if isinstance(exc, NoEventLog) else EXIT_FAILED)
+        except Exception as exc:
+            if not _is_database_error(exc):
+                raise
+            # disk full, connection lost ... outside a run's own handling
+            from events.eventlog import reason
+
+            click.echo(f"convmig: error: database: {one_line(mask_urls(reason(exc)))}", err=True)
+            ctx.exit(EXIT_FAILED)
 
 
 @click.group(cls=ConvmigGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import sys
 
 import click
 
-from migrator.heat.config import Choice, HeatConfig, choose_database, choose_event_store
-from migrator.heat.connection import safe_url
+if TYPE_CHECKING:  # imported when first resolved: ``convmig --help`` needs no SQLAlchemy
+    from migrator.heat.config import Choice, HeatConfig
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Settings:
 
     @cached_property
     def resolved(self) -> tuple[Choice, HeatConfig | None]:
+        from migrator.heat.config import choose_database
+
         configs = (self.heat_config,) if isinstance(self.heat_config, str) else tuple(self.heat_config or ())
         choice, config = choose_database(self.db, configs, self.heat_config_dir)
         for note in choice.notes:
@@ -49,6 +52,8 @@ class Settings:
 
     @cached_property
     def event_store_choice(self) -> Choice:
+        from migrator.heat.config import choose_event_store
+
         choice = choose_event_store(self.event_store, lambda: self.database)
         if choice.source != "Heat's database":
             for note in choice.notes:
@@ -63,6 +68,8 @@ class Settings:
     def provenance(self) -> dict:
         """Which database and event store (masked), and where each came from: kept with
         the run in the log, so a script's run says it as well as a terminal's."""
+        from migrator.heat.connection import safe_url  # imported late: --help stays light
+
         store = self.event_store_choice
         return {"database": safe_url(self.db_url), "database_from": self.database.source,
                 "event_store": safe_url(store.url), "event_store_from": store.source}
@@ -73,6 +80,8 @@ class Settings:
         the run's log entry holds the same, see ``provenance``)."""
         if not interactive():
             return
+        from migrator.heat.connection import safe_url
+
         click.echo(f"convmig: database {safe_url(self.db_url)} (from {self.database.source})", err=True)
         store = self.event_store_choice
         where = "Heat's database" if store.source == "Heat's database" else f"{safe_url(store.url)} (from {store.source})"

@@ -105,19 +105,19 @@ def compare(changes: list[RowChange], current: dict[str, dict]) -> list[Differen
     for change in changes:
         key = next(iter(change.pk.values()))
         row = current.get(change.table, {}).get(key)
-        where = change.describe()
         if change.op == INSERT:
             if row is not None:
-                diffs.append(Difference(where, None, "no row", "a row"))
+                diffs.append(Difference(change.describe(), None, "no row", "a row"))
             continue
         if row is None:
-            diffs.append(Difference(where, None, "a row", "no row"))
+            diffs.append(Difference(change.describe(), None, "a row", "no row"))
             continue
         if change.before.items() <= row.items():  # the usual case, decided at C level (the row also has its key)
             continue
-        for col, expected in change.before.items():
+        for col, expected in change.before.items():  # named only when different: most trees have none
             if col in row and not same(expected, row[col]):
-                diffs.append(Difference(where, col, expected, row[col], change.table, {**change.before, **row}))
+                diffs.append(Difference(change.describe(), col, expected, row[col], change.table,
+                                        {**change.before, **row}))
     return diffs
 
 

@@ -33,6 +33,7 @@ from migrator.execution.apply import Drift, apply_changes, apply_many, check
 from migrator.planning.changes import RowChange, invert
 from migrator.heat.connection import connect_checked, describe_db_error
 from migrator.heat.engines import live_engines
+from migrator.heat.indexes import SupportIndexes, index_name, serialised
 from migrator.execution.faults import failpoint
 from migrator.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ConvmigError, Interrupted, exit_code
 from migrator.heat.locks import StackLocks, pid_alive, same_host
@@ -169,6 +170,7 @@ class Runner:
         self.locks: StackLocks | None = None
         self.report: RunReport | None = None
         self._stop = StopSignals(install=False)  # until the run is entered
+        self.indexes: SupportIndexes | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -195,6 +197,39 @@ class Runner:
         self._save(self.run)
         self.report = RunReport(str(self.run.id))
         self.locks = StackLocks(self.engine, str(self.run.id), self._probe_convmig)
+        self._build_indexes()
+
+    def _build_indexes(self) -> None:
+        """Supporting indexes for this run (see ``migrator.heat.indexes``), recorded
+        in the run's log before they are built; a killed run's leftovers are
+        taken in charge and dropped at the end like this run's own. They only
+        make the run faster: if one cannot be built, the run goes on without it."""
+        self.indexes = SupportIndexes(self.engine)
+        try:
+            with serialised(self.engine) as conn:
+                planned = self.indexes.plan()
+                if planned:
+                    self.run.note("indexes", planned)
+                    self._save(self.run)
+                self.indexes.build(conn)
+        except sa.exc.DBAPIError as exc:
+            self.run.note("indexes", {"not built": describe_db_error(exc, self.engine.url)})
+            self._save(self.run)
+        failpoint("after-indexes")
+
+    def _drop_indexes(self) -> None:
+        """Heat's schema as before: every supporting index this run holds goes. If
+        the database is gone, the next run (or rollback) drops what is left."""
+        if self.indexes is None or not self.indexes.held:
+            return
+        try:
+            self.indexes.remove()
+            detail = {"dropped": "all"}
+        except sa.exc.DBAPIError as exc:
+            left = [index_name(t, c) for t, c in self.indexes.held]
+            detail = {"left for the next run": left, "reason": describe_db_error(exc, self.engine.url)}
+        if self.run is not None and self.run.outcome is None:
+            self.run.note("indexes", detail)
 
     def __enter__(self) -> "Runner":
         self._stop = StopSignals()
@@ -216,6 +251,7 @@ class Runner:
         try:
             if self.locks is not None:
                 self._release_all(quiet=interrupted)
+            self._drop_indexes()
             if self.run is not None and self.report is not None:
                 self._finish("interrupted" if interrupted else self.report.outcome, quiet=interrupted)
         finally:

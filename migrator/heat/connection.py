@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from events.secrets import display_url, url_is_clean
-from events.store import driver_timeouts
 
 from migrator.errors import ConvmigError, UsageError
 
@@ -58,6 +57,8 @@ def _connect_args(url: URL) -> dict:
     """Bounded waits (connect, read, write), so an unreachable or silent server
     fails in seconds instead of hanging; a bad CONVMIG_*_TIMEOUT is a usage error."""
     try:
+        from events.store import driver_timeouts  # the store's module: imported only to connect
+
         args = driver_timeouts(url.get_backend_name())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
