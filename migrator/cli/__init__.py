@@ -21,6 +21,7 @@ from events.store import timeouts
 
 from migrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_LOG, ConvmigError, UsageError
 from migrator.cli.options import Settings
+from migrator.cli.quiet import driver_logs_silenced
 
 
 @contextmanager
@@ -78,7 +79,7 @@ class ConvmigGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
-        with terminal_safe_echo():
+        with terminal_safe_echo(), driver_logs_silenced():
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context):
