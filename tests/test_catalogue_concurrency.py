@@ -180,15 +180,31 @@ def test_a_sequential_repeat_names_no_other_run(sample):
     assert (again.exit_code, again.stderr, report["done_by_other_runs"]) == (0, "", [])
 
 
-def test_driver_warnings_never_reach_stderr(sample, monkeypatch):
+LOSES_THE_RACE = """
+import logging, sys
+from migrator.heat.locks import StackLocks
+real = StackLocks._write_locks
+
+def write_locks(self, conn, stack_ids, steal):
+    logging.getLogger("psycopg").warning("error ignored terminating %r: %s",
+                                         "<psycopg.Pipeline [INERROR, pipeline=ON] (host=db user=heat)>",
+                                         "pipeline aborted")
+    return real(self, conn, stack_ids, steal)
+
+StackLocks._existing = lambda self, ids: {}  # the other holder's row came just after the look
+StackLocks._write_locks = write_locks
+from migrator.cli import main
+main(sys.argv[1:], prog_name="convmig")
+"""
+
+
+def test_driver_warnings_never_reach_stderr(sample):
     """psycopg logs "error ignored terminating <psycopg.Pipeline ...>: pipeline aborted"
     when a pipelined executemany (a tree's stack-lock rows) loses a race to another
     process; whether it does depends on timing, so the warning is logged here exactly
     as psycopg logs it, from inside the lock write, on a real collision with another
     holder's row. convmig says "locked" in its own line and nothing else reaches stderr."""
     from datetime import datetime, timezone
-
-    from migrator.heat.locks import StackLocks
 
     url, built = sample
     engine = make_engine(url)
@@ -199,17 +215,12 @@ def test_driver_warnings_never_reach_stderr(sample, monkeypatch):
                                                        created_at=datetime.now(timezone.utc).replace(tzinfo=None)))
     engine.dispose()
     before = dump(url)
-    real = StackLocks._write_locks
-
-    def write_locks(self, conn, stack_ids, steal):
-        logging.getLogger("psycopg").warning("error ignored terminating %r: %s",
-                                             "<psycopg.Pipeline [INERROR, pipeline=ON] (host=db user=heat)>",
-                                             "pipeline aborted")
-        return real(self, conn, stack_ids, steal)
-
-    monkeypatch.setattr(StackLocks, "_existing", lambda self, ids: {})  # the row came just after the look
-    monkeypatch.setattr(StackLocks, "_write_locks", write_locks)
-    result = cli("--db", url, "migrate", held)
+    # a process of its own: Python's last-resort handler (what prints a library's
+    # warning when nothing is configured) is what reached stderr; pytest's capture
+    # would hide it in-process
+    result = subprocess.run([sys.executable, "-c", LOSES_THE_RACE, "--db", url, "migrate", held],
+                            capture_output=True, text=True, env=_env(), timeout=300)
+    result.exit_code = result.returncode
     lines = result.stderr.splitlines()
     assert result.exit_code == 3, result.stderr  # retryable: another process holds it
     assert len(lines) == 1 and lines[0].startswith("convmig: skipped: ") and "locked by another process" in lines[0]
