@@ -88,6 +88,10 @@ class ConvmigGroup(click.Group):
         except ConvmigError as exc:
             click.echo(f"convmig: error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
+        except click.UsageError as exc:  # a bad option value, an unknown option or command
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"convmig: error: {exc.format_message()} (see '{where} --help')", err=True)
+            ctx.exit(exc.exit_code)
         except sa.exc.DBAPIError as exc:  # disk full, connection lost ... outside a run's own handling
             click.echo(f"convmig: error: database: {mask_urls(reason(exc))}", err=True)
             ctx.exit(EXIT_FAILED)
