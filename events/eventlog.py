@@ -338,19 +338,27 @@ class EventLog:
         if isinstance(exc, EventStoreError) or not isinstance(exc, Exception):
             raise exc
         if _is_race(exc):
-            raise StackBusy(self._lost(aggs, base)) from None
+            lost = self._lost(aggs, base, deadlock=not isinstance(exc, (RecordConflictError, sa.exc.IntegrityError)))
+            if lost is not None:
+                raise StackBusy(lost) from None
         if isinstance(exc, (PersistenceError, sa.exc.SQLAlchemyError)):
             raise EventStoreError(f"cannot save to event store {self.display_url}: {reason(exc)}") from None
         raise exc
 
-    def _lost(self, aggs: Sequence[Any], base: dict[UUID, int]) -> list[str]:
-        """Which stacks another process extended first (all of this save's stacks if unsure)."""
+    def _lost(self, aggs: Sequence[Any], base: dict[UUID, int], deadlock: bool) -> list[str] | None:
+        """Which stacks another process extended first; all of this save's stacks when
+        unsure (a deadlock, or the check failed). None when a conflict error came and no
+        history was extended: the other writer's row would be committed and visible by
+        now, so it was no race but the store refusing the write (a trigger, a
+        constraint), which must not be told as "another convmig process"."""
         stacks = [a for a in aggs if isinstance(a, StackHistory)]
         try:
             lost = [a.stack_id for a in stacks if self.app.recorder.select_events(a.id, gt=base[a.id], limit=1)]
         except Exception:  # noqa: BLE001 - only a refinement of the message
-            lost = []
-        return lost or [a.stack_id for a in stacks]
+            return [a.stack_id for a in stacks]
+        if lost:
+            return lost
+        return [a.stack_id for a in stacks] if deadlock else None
 
     # -- reading rows (report and verify) -------------------------------------
 

@@ -54,7 +54,7 @@ from .secrets import url_is_clean
 APP_NAME = "convmig"
 EVENTS_TABLE = f"{APP_NAME}_events"
 #: Waits, in seconds, and their defaults: connecting, waiting for an answer, sending.
-from .timeouts import TIMEOUTS, driver_timeouts, timeouts  # noqa: F401  (re-exported)
+from .timeouts import TIMEOUTS, driver_timeouts, timeouts  # noqa: F401 -- re-exported
 
 #: Smallest ``max_allowed_packet`` accepted: MariaDB's default. Large events
 #: are checked one by one against the real value at save time.

@@ -60,7 +60,28 @@ class RollbackPlanner:
         """Inverse plans (or refusals) for a batch."""
         self._planned = {r: self.history(r) for r in root_ids}
         self._read = {}
-        return plan_batch(conn, self._planned)
+        return self._replan_moved(conn, plan_batch(conn, self._planned))
+
+    def _replan_moved(self, conn: Connection, plans: list[TreePlan]) -> list[TreePlan]:
+        """Plan again, from the log as it is now, each drifted tree whose history moved on.
+
+        The histories were read before the trees were locked (to know what to lock).
+        A sibling process that rolled a tree back in between leaves it exactly at the
+        before-image of the migration, which against the stale history looks like
+        drift. Under the lock the log is read again for the drifted trees only (a
+        conflict is rare, a second read of every tree is not free): one whose
+        history gained events is planned from the fresh one, so it is "already
+        rolled back by run ...", or judged against what that run left."""
+        drifted = [p.root_id for p in plans if any(r.kind == "drift" for r in p.refusals)]
+        if not drifted:
+            return plans
+        fresh = self.log.stacks(drifted)
+        moved = {r: h for r, h in fresh.items() if _version(h) != _version(self._planned.get(r))}
+        if not moved:
+            return plans
+        self._planned.update(moved)
+        again = {p.root_id: p for p in plan_batch(conn, moved)}
+        return [again.get(p.root_id, p) for p in plans]
 
     def histories(self, names: dict[str, str]) -> dict[str, object]:
         """The batch's histories for recording its plans: those just planned from
@@ -68,6 +89,11 @@ class RollbackPlanner:
         given = {sid: self._planned.pop(sid) for sid in list(names) if self._planned.get(sid) is not None}
         rest = {sid: name for sid, name in names.items() if sid not in given}
         return {**given, **(self.log.histories(rest) if rest else {})}
+
+
+def _version(history) -> int | None:
+    """How far a history goes (None for no history or one that does not verify)."""
+    return getattr(history, "version", None)
 
 
 def _migration(history) -> dict | None:
@@ -109,7 +135,7 @@ def _inverse(root_id: str, row: dict | None, history) -> TreePlan:
     migration = _migration(history)
     if migration is None:
         if history is not None and (history.last_applied("migrate") or history.last_applied("repair")):
-            return _already(root_id, name, f"stack {who} is already rolled back: nothing to do")
+            return _already(root_id, name, who, history.last_applied("rollback"))
         return _refused(root_id, name, "not_migrated",
                         f"stack {who} was not migrated by convmig according to this event log: nothing to roll back "
                         "(if an earlier run used --event-store, pass it again)")
@@ -122,11 +148,14 @@ def _inverse(root_id: str, row: dict | None, history) -> TreePlan:
     return plan
 
 
-def _already(root_id: str, name: str | None, note: str) -> TreePlan:
+def _already(root_id: str, name: str | None, who: str, rollback: dict | None) -> TreePlan:
     """Rolling back what is already rolled back is done, not an error (as migrating a
-    migrated tree is): the command is safe to repeat, e.g. to finish an interrupted job."""
-    plan = TreePlan(root_id, name, [], noop=True, direction="rollback")
-    plan.notes.append(note)
+    migrated tree is): the command is safe to repeat, e.g. to finish an interrupted job.
+    The run that rolled it back is named: with several rollbacks at once, a tree a
+    sibling took is that sibling's work, not a change of anyone else's."""
+    by = str(rollback["run_id"]) if rollback else None
+    plan = TreePlan(root_id, name, [], noop=True, direction="rollback", done_by=by)
+    plan.notes.append(f"stack {who} is already rolled back" + (f" by run {by[:8]}" if by else "") + ": nothing to do")
     return plan
 
 

@@ -19,6 +19,7 @@ from events.timeouts import timeouts
 
 from migrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_LOG, ConvmigError, UsageError
 from migrator.cli.options import Settings
+from migrator.cli.quiet import driver_logs_silenced
 
 
 @contextmanager
@@ -130,7 +131,7 @@ class ConvmigGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
-        with terminal_safe_echo():
+        with terminal_safe_echo(), driver_logs_silenced():
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context):
@@ -138,6 +139,10 @@ class ConvmigGroup(click.Group):
             return super().invoke(ctx)
         except ConvmigError as exc:
             click.echo(f"convmig: error: {one_line(exc.message)}", err=True)
+            ctx.exit(exc.exit_code)
+        except click.UsageError as exc:  # a bad option value, an unknown option or command
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"convmig: error: {one_line(exc.format_message())} (see '{where} --help')", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("convmig: interrupted; nothing half-done (every change is one transaction)", err=True)

@@ -30,6 +30,7 @@ def report_json(report: RunReport) -> dict:
         "counts": dict(report.counts),
         "problems": [p.as_dict() for p in report.problems],
         "recovered": [r.as_dict() for r in report.recovered],
+        "done_by_other_runs": [r.as_dict() for r in report.done_by_others],
     }
 
 
@@ -37,6 +38,8 @@ def echo_report(report: RunReport, fmt: str) -> None:
     """Recoveries and problems on stderr, then the summary (table or JSON) on stdout."""
     for r in report.recovered:
         click.echo(f"convmig: recovered {r.root_id}: {r.kind}: {r.reason}", err=True)
+    for line in done_elsewhere_lines(report.done_by_others):
+        click.echo(line, err=True)
     for line in problem_lines(report.problems):
         click.echo(line, err=True)
     if fmt == "json":
@@ -59,4 +62,22 @@ def problem_lines(problems: list[TreeResult]) -> list[str]:
         names = ", ".join(p.name or p.root_id for p in members[:NAMED])
         lines.append(f"convmig: {outcome} ({kind}): {len(members)} trees, e.g. {names} and "
                      f"{len(members) - NAMED} more; the first: {members[0].reason}")
+    return lines
+
+
+def done_elsewhere_lines(done: list[TreeResult]) -> list[str]:
+    """Trees another run had already done, one note per run: with several runs at
+    once, a tree a sibling took is that sibling's work, said as such (not drift,
+    not a problem)."""
+    by_run: dict[str, list[TreeResult]] = defaultdict(list)
+    for r in done:
+        by_run[r.by_run].append(r)
+    lines = []
+    for run, members in by_run.items():
+        if len(members) == 1:
+            lines.append(f"convmig: note: {members[0].reason}")
+            continue
+        names = ", ".join(p.name or p.root_id for p in members[:NAMED])
+        more = f" and {len(members) - NAMED} more" if len(members) > NAMED else ""
+        lines.append(f"convmig: note: {len(members)} trees {members[0].kind} by run {run[:8]}, e.g. {names}{more}: nothing to do")
     return lines

@@ -65,6 +65,7 @@ class TreeResult:
     kind: str | None = None
     reason: str | None = None
     retryable: bool = False
+    by_run: str | None = None  # "already done": the run whose applied plan did it
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -76,12 +77,15 @@ class RunReport:
     counts: Counter = field(default_factory=Counter)
     problems: list[TreeResult] = field(default_factory=list)  # skipped and failed trees
     recovered: list[TreeResult] = field(default_factory=list)
+    done_by_others: list[TreeResult] = field(default_factory=list)  # already done, by another run
 
     def add(self, result: TreeResult) -> None:
         key = result.outcome if result.outcome not in ("skipped",) else f"skipped: {result.kind}"
         self.counts[key] += 1
         if result.outcome in ("skipped", "failed"):
             self.problems.append(result)
+        if result.by_run and result.by_run != self.run_id:
+            self.done_by_others.append(result)
 
     @property
     def exit_code(self) -> int:
@@ -171,6 +175,7 @@ class Runner:
         self.report: RunReport | None = None
         self._stop = StopSignals(install=False)  # until the run is entered
         self.indexes: SupportIndexes | None = None
+        self._others: dict[str, bool] = {}  # run id -> did it overlap this run
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -410,6 +415,8 @@ class Runner:
                 plans = planner(conn, to_plan) if to_plan else []
                 conn.rollback()
             self._guard_membership(plans, membership, results)
+            if precheck:
+                self._credit_raced([p for p in plans if p.noop and p.root_id not in results])
             work = [p for p in plans if p.root_id not in results and p.has_work]
             for p in plans:
                 if p.root_id not in results and not p.has_work:
@@ -457,9 +464,41 @@ class Runner:
                 results[p.root_id] = TreeResult(p.root_id, p.root_name, "skipped", "busy",
                                                 f"tree {p.root_name} ({p.root_id}) changed while convmig locked it: re-run", True)
 
+    def _credit_raced(self, plans: list[TreePlan]) -> None:
+        """Name the run that did each tree found done under the lock though the
+        precheck, just before, found work: another process got there first (four
+        ``migrate --all`` at once), and the log says which. Only these trees cost
+        a log read; a tree done before the run began is settled by the precheck."""
+        if not plans:
+            return
+        found = self.log.stacks([p.root_id for p in plans])
+        for plan in plans:
+            hist = found.get(plan.root_id)
+            done = None if hist is None or isinstance(hist, Unverified) else hist.last_applied(self.direction)
+            if done is not None:
+                plan.done_by = str(done["run_id"])
+                plan.notes.append(f"stack {plan.root_name} ({plan.root_id}) is already {DONE[self.direction]} "
+                                  f"by run {plan.done_by[:8]}: nothing to do")
+
+    def _overlapped(self, run_id: str) -> bool:
+        """Was that run still going when this one started? Then the tree it did is
+        a sibling's work, worth a note; a repeat of a finished job stays quiet.
+        (Asked once per run; a run whose record does not verify is not named.)"""
+        if run_id not in self._others:
+            try:
+                other = self.log.get_run(uuid.UUID(run_id))
+            except (HistoryUnverified, ValueError):
+                other = None
+            self._others[run_id] = other is not None and other.id != self.run.id and (
+                other.outcome is None or other.modified_on >= self.run.created_on)
+        return self._others[run_id]
+
     def _not_applied(self, plan: TreePlan) -> TreeResult:
         if plan.outcome == "noop":
-            return TreeResult(plan.root_id, plan.root_name, "already done")
+            if plan.done_by is None or not self._overlapped(plan.done_by):
+                return TreeResult(plan.root_id, plan.root_name, "already done")
+            return TreeResult(plan.root_id, plan.root_name, "already done", f"already {DONE[self.direction]}",
+                              plan.notes[-1], by_run=plan.done_by)
         first: Refusal = plan.refusals[0]
         reason = "; ".join(r.message for r in plan.refusals)
         return TreeResult(plan.root_id, plan.root_name, "skipped", first.kind, reason, plan.retryable)

@@ -85,6 +85,7 @@ class TreePlan:
     kept_resources: dict[str, list[int]] = field(default_factory=dict)  # stack id -> active row ids after
     direction: str = "migrate"  # or "rollback", "repair": what applying the changes does
     undoes: int | None = None  # a rollback: the log version of the plan it takes back
+    done_by: str | None = None  # a noop: the run whose applied plan left the tree as it is
 
     @property
     def outcome(self) -> str:
