@@ -279,3 +279,30 @@ def test_a_stack_without_action_and_status_is_named_without_python_words(sample_
     assert "None" not in result.stderr and "no state (action and status NULL)" in result.stderr
     status = cli("--db", url, "status")
     assert "None" not in status.stdout
+
+
+def test_a_tree_refused_for_two_reasons_names_both(sample_db):
+    import uuid as uuidlib
+
+    import sqlalchemy as sa
+
+    from migrator.heat import schema
+    from migrator.heat.connection import make_engine
+
+    url, sample = sample_db
+    root = sample.special["stale_row"]
+    engine = make_engine(url)
+    with engine.begin() as conn:  # a second row of one enabled name, on top of the stale row
+        rows = conn.execute(sa.select(schema.resource).where(schema.resource.c.stack_id == root)
+                            .order_by(schema.resource.c.id)).mappings().all()
+        copy = {k: v for k, v in dict(rows[0]).items() if k != "id"}
+        copy["uuid"] = str(uuidlib.uuid4())
+        conn.execute(schema.resource.insert().values(**copy))
+    engine.dispose()
+    result = cli("--db", url, "migrate", root, "--format", "json")
+    assert result.exit_code == 1
+    (problem,) = json.loads(result.stdout)["problems"]
+    first, second = problem["reason"].split("; re-run with --prune-orphans (or: convmig migrate --retry "
+                                             "--prune-orphans) to delete them; ")
+    assert "has resource rows not in its template" in first
+    assert second.startswith(f"stack stale-row ({root}) has duplicate resource rows: {rows[0]['name']}")
