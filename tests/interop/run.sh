@@ -22,8 +22,12 @@ RELEASES="${HEAT_RELEASES:-latest 2023.1}"
 
 python_310() {
   if [ -n "${PYTHON_2023_1:-}" ]; then echo "$PYTHON_2023_1"; return; fi
-  command -v python3.10 2>/dev/null && return
-  ls -d /root/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -1
+  # a pyenv shim answers `command -v` but fails to run: take the first candidate that runs
+  local cand
+  for cand in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10 2>/dev/null | sort -r) \
+              $(command -v python3.10 2>/dev/null); do
+    if "$cand" -c "import sys; assert sys.version_info[:2] == (3, 10)" 2>/dev/null; then echo "$cand"; return; fi
+  done
 }
 
 # build VENV PYTHON REQUIREMENTS: (re)build a Heat venv unless it matches REQUIREMENTS.
