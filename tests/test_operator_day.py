@@ -205,7 +205,10 @@ def test_a_continuation_line_is_joined_as_heat_joins_it(sample_db, tmp_path):
 
 def test_a_driver_plugin_in_the_url_is_dropped_with_a_note(sample_db):
     url, _ = sample_db
-    result = cli("--db", url + "?plugin=dbcounter", "status")
+    from sqlalchemy.engine import make_url
+
+    with_plugin = make_url(url).update_query_dict({"plugin": "dbcounter"}).render_as_string(hide_password=False)
+    result = cli("--db", with_plugin, "status")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ("convmig: note: ignoring SQLAlchemy plugin dbcounter in the database URL (--db): "
                              "it is not needed by convmig\n")

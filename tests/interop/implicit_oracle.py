@@ -36,7 +36,10 @@ options.set_defaults(CONF, connection="sqlite://")
 from keystoneauth1 import plugin  # noqa: E402
 
 from heat.common import context  # noqa: E402
-from heat.db import api as db_api, models  # noqa: E402
+try:  # heat.db.api since 2024.1, heat.db.sqlalchemy.api (and .models) before
+    from heat.db import api as db_api, models  # noqa: E402
+except ImportError:
+    from heat.db.sqlalchemy import api as db_api, models  # noqa: E402
 from heat.engine import environment, stack as parser, template as templatem  # noqa: E402
 from heat.objects import resource as resource_objects  # noqa: E402
 

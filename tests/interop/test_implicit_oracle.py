@@ -10,6 +10,7 @@ runs once, in seconds.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -40,5 +41,11 @@ def heat_answers(heat_python) -> list:
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c["name"] for c in CASES])
 def test_requires_equal_heats(heat_answers, index):
     heat = heat_answers[index]
+    if os.environ.get("CONVMIG_HEAT_RELEASE") == "2023.1" and CASES[index]["name"] == "if_omitted":
+        # Heat 20.0.1 cannot load this stack at all: its If macro raises "TypeError: EllipsisType
+        # takes no arguments" on a false two-argument if (fixed in later releases), so there is
+        # no graph of Heat's to compare with
+        assert heat.get("error") == "TypeError: EllipsisType takes no arguments", heat
+        return
     assert "error" not in heat, heat
     assert _ours(CASES[index]) == heat
