@@ -6,11 +6,13 @@ import base64
 import json
 import os
 import random
+import zlib
 
 import pytest
 import sqlalchemy as sa
 
 from events import Unverified, EventLog, EventStoreError, StackBusy, StackHistory
+from events.report import verify
 from events.store import allow_frozen_time
 from helpers import ROW, changes_for, record_migration as migrate, start_run as start
 
@@ -301,3 +303,22 @@ def test_the_switch_to_wal_waits_for_the_files_other_readers(tmp_path):
     log = EventLog.open(f"sqlite:///{path}")
     log.save(start(log))
     engine.dispose()
+
+
+def test_events_are_compressed_at_zlib_level_1_and_level_6_still_reads(sqlite_url):
+    """Level 1 is the cheaper write (issue 16); logs written before it used zlib's
+    default level 6 and must still read. The zlib header names the level: 78 01 is
+    level 1, 78 9c the default."""
+    with EventLog.open(sqlite_url, env={}) as log:
+        migrate(log, start(log), "s1", "web")
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        states = conn.exec_driver_sql("SELECT id, state FROM convmig_events ORDER BY id").all()
+        assert states and {bytes(s[:2]) for _, s in states} == {b"\x78\x01"}
+        for row_id, state in states:  # as an older convmig wrote them
+            conn.exec_driver_sql("UPDATE convmig_events SET state = ? WHERE id = ?",
+                                 (zlib.compress(zlib.decompress(state), 6), row_id))
+    engine.dispose()
+    with EventLog.open(sqlite_url, env={}) as log:
+        assert log.stack("s1").state == "migrated"
+        assert verify(log).clean
