@@ -74,8 +74,8 @@ def test_inverse_of_plan_restores_every_row(case):
 @given(st.lists(st.integers(1, 10**9), unique=True))
 def test_id_lists_are_written_exactly_as_heat_writes_them(ids):
     """Heat's Json type is json.dumps: the planner's fast formatting must match byte for byte."""
-    from migrator.planning.plan import _id_list
+    from migrator.planning.plan import id_list
     from migrator.heat.schema import dump_json
 
     ids = sorted(ids, reverse=True)
-    assert _id_list(ids) == dump_json(ids)
+    assert id_list(ids) == dump_json(ids)

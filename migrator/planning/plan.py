@@ -177,13 +177,17 @@ def analyse(tree: Tree, memo: dict | None = None, include_failed: bool = False) 
         for s in tree.stacks:
             if s["convergence"]:
                 continue  # already convergence: left alone, but its state was checked
-            analysis, problems = _analyse_stack(tree, s, memo)
+            analysis, problems = analyse_stack(tree, s, memo)
             stacks.append(analysis)
             refusals += problems
     return TreeAnalysis(tree, stacks, refusals)
 
 
-def _analyse_stack(tree: Tree, st: dict, memo: dict | None = None) -> tuple[StackAnalysis, list[Refusal]]:
+def analyse_stack(tree: Tree, st: dict, memo: dict | None = None) -> tuple[StackAnalysis, list[Refusal]]:
+    """One stack's template read (explicit and implicit edges, cycles) and its rows
+    sorted into kept, stale and duplicate; a refusal when the template cannot be
+    read. Public because the repair planner (``planning.repair``) reads a
+    convergence tree the same way."""
     analysis = StackAnalysis(st)
     tmpl_row = tree.templates.get(st["raw_template_id"])
     if tmpl_row is None:
@@ -254,7 +258,7 @@ def _sort_rows(analysis: StackAnalysis, rows: list[dict]) -> list[Refusal]:
         else:
             analysis.stale.append(row)
     for name, candidates in by_name.items():
-        best = max(candidates, key=_suitability)
+        best = max(candidates, key=suitability)
         analysis.keep[name] = best
         analysis.duplicates += [r for r in candidates if r is not best]
     st = analysis.stack
@@ -268,7 +272,7 @@ def _sort_rows(analysis: StackAnalysis, rows: list[dict]) -> list[Refusal]:
     return problems
 
 
-def _suitability(row: dict) -> tuple:
+def suitability(row: dict) -> tuple:
     """Heat convergence's choice among rows of one name: not FAILED, not DELETE,
     not replaced, then the most recently updated (then the newest id)."""
     score = 0
@@ -384,8 +388,8 @@ def _resource_changes(analysis: StackAnalysis) -> list[RowChange]:
     for name, row in sorted(analysis.keep.items(), key=lambda kv: kv[1]["id"]):
         wanted = {
             "current_template_id": analysis.stack["raw_template_id"],
-            "requires": _id_list(requires[name]),
-            "needed_by": _id_list(sorted(needed_by[row["id"]], reverse=True)),
+            "requires": id_list(requires[name]),
+            "needed_by": id_list(sorted(needed_by[row["id"]], reverse=True)),
         }
         after = {k: v for k, v in wanted.items() if row[k] != v}
         if after:
@@ -393,7 +397,7 @@ def _resource_changes(analysis: StackAnalysis) -> list[RowChange]:
     return changes
 
 
-def _id_list(ids: list[int]) -> str:
+def id_list(ids: list[int]) -> str:
     """A list of ids as Heat's Json type writes it (``json.dumps``: ``[4, 1]``),
     without the encoder's overhead on the hot path."""
     return "[" + ", ".join(map(str, ids)) + "]"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from migrator.heat.schema import load_json
 from migrator.heat.tree import Tree
 from migrator.planning.changes import UPDATE, RowChange
-from migrator.planning.plan import RESOURCE_IMAGE, Refusal, TreePlan, _analyse_stack, _id_list, _suitability, label
+from migrator.planning.plan import RESOURCE_IMAGE, Refusal, TreePlan, analyse_stack, id_list, suitability, label
 
 #: Refusal kinds from reading a stack's template that also stop a repair (stale and
 #: duplicate rows are normal on convergence: replaced rows wait for their cleanup).
@@ -54,7 +54,7 @@ def current_rows(tree: Tree, st: dict) -> dict[str, dict]:
     chosen = {}
     for name, rows in by_name.items():
         current = [r for r in rows if r["current_template_id"] == st["raw_template_id"]] or rows
-        chosen[name] = max(current, key=_suitability)
+        chosen[name] = max(current, key=suitability)
     return chosen
 
 
@@ -66,7 +66,7 @@ def missing_edges(tree: Tree, memo: dict | None = None) -> tuple[list[MissingEdg
     for st in tree.stacks:
         if not st["convergence"]:
             continue  # a legacy stack inside the tree is migrate's business
-        analysis, problems = _analyse_stack(tree, st, memo)
+        analysis, problems = analyse_stack(tree, st, memo)
         blocking = [p for p in problems if p.kind in _BLOCKING]
         if blocking or analysis.deps is None:
             refusals += blocking
@@ -137,4 +137,4 @@ def _add_edges(edge: MissingEdge) -> RowChange:
     row = edge.row
     wanted = sorted(set(_ids(row["requires"])) | {t["id"] for t in edge.targets}, reverse=True)
     return RowChange("resource", {"id": row["id"]}, UPDATE, {c: row[c] for c in RESOURCE_IMAGE},
-                     {"requires": _id_list(wanted)})
+                     {"requires": id_list(wanted)})
