@@ -111,19 +111,14 @@ def test_layer_check_catches_upward_imports(tmp_path):
     assert len(upward_imports([("events.ev", events_probe)])) == 2
 
 
-#: Kept only so branches written before tests/helpers.py still import; nothing here uses them.
-COMPAT_SHIMS = {"heatdb", "treebuilder", "evlog_builders"}
-
-
 def test_no_test_module_imports_another():
-    """Shared code lives in tests/helpers.py (fixtures in conftest.py): a test
-    module importing another test module, conftest or an old shim fails here."""
+    """Shared code lives in tests/helpers.py (fixtures in conftest.py) and, for
+    the interop suites, tests/interop/world.py: a test module importing another
+    test module or a conftest, absolutely or relatively, fails here."""
     wrong = []
     for path in sorted((REPO / "tests").rglob("*.py")):
-        if path.stem in COMPAT_SHIMS:
-            continue
-        for name in sorted(imported(path, "tests." + path.stem)):
-            top = name.split(".")[0]
-            if top.startswith("test_") or top == "conftest" or top in COMPAT_SHIMS:
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for name in sorted(imported(path, module)):
+            if any(part.startswith("test_") or part == "conftest" for part in name.split(".")):
                 wrong.append(f"{path.relative_to(REPO)} imports {name}")
     assert not wrong, "\n".join(wrong)

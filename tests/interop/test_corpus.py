@@ -31,7 +31,7 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 
-from .test_interop import MariaDB, PostgreSQL, SQLite, World, _assert_delete, _assert_update, dump, tree_of
+from .world import assert_delete, assert_update, dump, legacy_world, tree_of
 
 pytestmark = pytest.mark.interop
 
@@ -44,16 +44,9 @@ PLANTED = "net_tenant"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
 def corpus(request, heat_python, tmp_path_factory, interop_report):
     logdir = tmp_path_factory.mktemp(f"corpus-{request.param}")
-    backend = {"sqlite": lambda: SQLite(logdir), "postgresql": PostgreSQL, "mariadb": MariaDB}[request.param]()
-    w = World(backend, heat_python, logdir)
-    w.report = interop_report.setdefault(f"{RELEASE}/{request.param}/corpus", {})
-    try:
-        w.urls["base"] = backend.create("base")
-        w.heat("dbsync", "base")
-        made = w.heat("create", "base", options=("--set", "corpus"))
-        w.created, w.cloud_needs, w.release = made["stacks"], made["cloud"]["needs"], made["heat"]
-        w.roots = {kind: info["id"] for kind, info in w.created.items()}
-        w.base_dump = dump(w.urls["base"])
+    report = interop_report.setdefault(f"{RELEASE}/{request.param}/corpus", {})
+    with legacy_world(request.param, heat_python, logdir, report, heat_set="corpus") as w:
+        w.cloud_needs, w.release = w.made["cloud"]["needs"], w.made["heat"]
         for db in ("conv", "heat", "conv_upd", "heat_upd", "planted"):
             w.copy("base", db)
         w.conv_runs = {}
@@ -65,8 +58,6 @@ def corpus(request, heat_python, tmp_path_factory, interop_report):
             w.heat("heat-migrate", db, *w.roots.values())
         w.conv_dump, w.heat_dump = dump(w.urls["conv"]), dump(w.urls["heat"])
         yield w
-    finally:
-        backend.drop_all()
 
 
 def requires_by_name(dumped: dict, roots: list[str]) -> dict[tuple[str, str], list[str]]:
@@ -149,7 +140,7 @@ def test_harness_heats_own_migration_then_delete_succeeds(corpus):
     fake cloud refused nothing (so the corpus and the cloud are sound)."""
     result = _deleted(corpus, "heat")
     assert result["conflicts"] == []
-    _assert_delete(result)
+    assert_delete(result)
 
 
 def test_harness_catches_a_wrong_delete_order(corpus):
@@ -174,21 +165,21 @@ def test_convergence_delete_right_after_convmigs_migration(corpus):
     result = _deleted(corpus, "conv")
     corpus.report["delete after migration: 409s"] = len(result["conflicts"])
     assert result["conflicts"] == [], "\n".join(result["conflicts"])
-    _assert_delete(result)
+    assert_delete(result)
 
 
 def test_harness_heats_own_migration_update_then_delete(corpus):
     update = corpus.heat("converge-update", "heat_upd", *corpus.roots.values())
-    _assert_update(update, convergence=True, replacements=True)
+    assert_update(update, convergence=True, replacements=True)
     delete = _deleted(corpus, "heat_upd")
     assert update["conflicts"] == delete["conflicts"] == []
-    _assert_delete(delete)
+    assert_delete(delete)
 
 
 def test_convergence_update_then_delete_after_convmigs_migration(corpus):
     update = corpus.heat("converge-update", "conv_upd", *corpus.roots.values())
-    _assert_update(update, convergence=True, replacements=True)
+    assert_update(update, convergence=True, replacements=True)
     delete = _deleted(corpus, "conv_upd")
     corpus.report["update then delete: 409s"] = len(delete["conflicts"])
     assert delete["conflicts"] == [], "\n".join(delete["conflicts"])
-    _assert_delete(delete)
+    assert_delete(delete)

@@ -30,7 +30,7 @@ import os
 
 import pytest
 
-from .test_interop import MariaDB, PostgreSQL, SQLite, World, _assert_delete, _assert_update, diff, dump, tree_of
+from .world import assert_delete, assert_update, diff, dump, legacy_world, tree_of
 
 pytestmark = pytest.mark.interop
 
@@ -43,21 +43,12 @@ STATES = {"f_create": "CREATE_FAILED", "f_deep": "CREATE_FAILED", "f_update_empt
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
 def failed_world(request, heat_python, tmp_path_factory, interop_report):
     logdir = tmp_path_factory.mktemp(f"failed-{request.param}")
-    backend = {"sqlite": lambda: SQLite(logdir), "postgresql": PostgreSQL, "mariadb": MariaDB}[request.param]()
-    w = World(backend, heat_python, logdir)
-    w.report = interop_report.setdefault(f"{RELEASE}/{request.param}/failed", {})
-    try:
-        w.urls["base"] = backend.create("base")
-        w.heat("dbsync", "base")
-        made = w.heat("create", "base", options=("--set", "failed"))
-        w.created, w.live_before = made["stacks"], made["live"]
-        w.roots = {kind: info["id"] for kind, info in w.created.items()}
-        w.base_dump = dump(w.urls["base"])
+    report = interop_report.setdefault(f"{RELEASE}/{request.param}/failed", {})
+    with legacy_world(request.param, heat_python, logdir, report, heat_set="failed") as w:
+        w.live_before = w.made["live"]
         for db in ("conv", "rb"):
             w.copy("base", db)
         yield w
-    finally:
-        backend.drop_all()
 
 
 def _backups(dumped: dict, owners: set[str]) -> list[dict]:
@@ -113,9 +104,9 @@ def test_failed_trees_migrated_then_retried_updated_and_deleted_by_convergence(f
     assert states == {k: "UPDATE_COMPLETE" for k in STATES}, retry["after"]
     assert str(old["id"]) not in retry["live"], "the replaced subnet is deleted by the retry's cleanup"
     update = w.heat("converge-update", "conv", *roots)
-    _assert_update(update, convergence=True, replacements=True)
+    assert_update(update, convergence=True, replacements=True)
     delete = w.heat("converge-delete", "conv", *roots)
-    _assert_delete(delete)
+    assert_delete(delete)
     assert retry["conflicts"] == update["conflicts"] == delete["conflicts"] == []
     after = dump(w.urls["conv"])
     stacks = _all_stacks(after, roots)
@@ -134,5 +125,5 @@ def test_failed_rollback_restores_legacy_byte_for_byte_and_legacy_cleans_up(fail
     differences = diff(w.base_dump, dump(w.urls["rb"]))
     assert not differences, "rollback did not restore Heat's tables:\n" + "\n".join(map(str, differences[:40]))
     delete = w.heat("legacy-delete", "rb", *roots)
-    _assert_delete(delete)
+    assert_delete(delete)
     assert delete["conflicts"] == [] and delete["live"] == {}, delete["live"]

@@ -35,27 +35,15 @@ environment as ``python -m migrator``; both only as subprocesses.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sqlite3
-import subprocess
-import sys
-import uuid
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from helpers import _require  # the suite's one rule: skip on a laptop, fail in CI
+from .world import active_rows, assert_delete, assert_update, diff, dump, is_uuid, legacy_world, tree_of
 
 pytestmark = pytest.mark.interop
 
-REPO = Path(__file__).resolve().parents[2]
-DRIVER = Path(__file__).with_name("heat_driver.py")
-PG_URL = os.environ.get("CONVMIG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-MYSQL_URL = os.environ.get("CONVMIG_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-TIMEOUT = int(os.environ.get("CONVMIG_INTEROP_TIMEOUT", "600"))
 MIGRATABLE = ("deps_hot", "deps_cfn", "nested", "updated", "rolledback", "checked", "mixed")
 #: kind -> convmig's refusal; Heat refuses the first two (ActionNotComplete) and
 #: crashes on the third (KeyError) after converting some of its rows.
@@ -79,273 +67,20 @@ WHY = {
 }
 
 
-# --------------------------------------------------------------------------- database servers
-
-
-class SQLite:
-    name = "sqlite"
-
-    def __init__(self, directory: Path):
-        self.dir = directory
-
-    def url(self, db: str) -> str:
-        return f"sqlite:///{self.dir / (db + '.sqlite')}"
-
-    def create(self, db: str) -> str:
-        sqlite3.connect(self.dir / f"{db}.sqlite").close()
-        return self.url(db)
-
-    def copy(self, src: str, dst: str) -> str:
-        with sqlite3.connect(self.dir / f"{src}.sqlite") as s, sqlite3.connect(self.dir / f"{dst}.sqlite") as d:
-            s.backup(d)
-        return self.url(dst)
-
-    def drop_all(self) -> None:
-        pass  # pytest's tmp_path
-
-
-class Server:
-    """A server on which the suite may CREATE/DROP DATABASE interop_*."""
-
-    def __init__(self, admin_url: str, label: str):
-        _require(admin_url, label)
-        self.admin_url = sa.engine.make_url(admin_url)
-        self.admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        self.prefix = f"interop_{uuid.uuid4().hex[:8]}"
-        self.made: list[str] = []
-
-    def dbname(self, db: str) -> str:
-        return f"{self.prefix}_{db}"
-
-    def url(self, db: str) -> str:
-        return self.admin_url.set(database=self.dbname(db)).render_as_string(hide_password=False)
-
-    def execute(self, *statements: str) -> None:
-        with self.admin.connect() as conn:
-            for sql in statements:
-                conn.exec_driver_sql(sql)
-
-    def drop_all(self) -> None:
-        if os.environ.get("CONVMIG_INTEROP_KEEP"):
-            return
-        for name in self.made:
-            self.drop(name)
-        self.admin.dispose()
-
-
-class PostgreSQL(Server):
-    name = "postgresql"
-
-    def __init__(self):
-        super().__init__(PG_URL, "PostgreSQL")
-
-    def create(self, db: str) -> str:
-        self.execute(f'CREATE DATABASE "{self.dbname(db)}"')
-        self.made.append(self.dbname(db))
-        return self.url(db)
-
-    def copy(self, src: str, dst: str) -> str:
-        # A byte-for-byte clone, sequences included; needs no session on src.
-        self.execute(f'CREATE DATABASE "{self.dbname(dst)}" TEMPLATE "{self.dbname(src)}"')
-        self.made.append(self.dbname(dst))
-        return self.url(dst)
-
-    def drop(self, name: str) -> None:
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class MariaDB(Server):
-    name = "mariadb"
-
-    def __init__(self):
-        super().__init__(MYSQL_URL, "MariaDB")
-
-    def create(self, db: str) -> str:
-        self.execute(f"CREATE DATABASE `{self.dbname(db)}`")
-        self.made.append(self.dbname(db))
-        return self.url(db)
-
-    def copy(self, src: str, dst: str) -> str:
-        """The same tables recreated from SHOW CREATE TABLE (foreign keys, indexes,
-        AUTO_INCREMENT counters) and their rows copied."""
-        s, d = self.dbname(src), self.dbname(dst)
-        self.create(dst)
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-            tables = [r[0] for r in conn.exec_driver_sql(f"SHOW FULL TABLES FROM `{s}` WHERE Table_type = 'BASE TABLE'")]
-            conn.exec_driver_sql(f"USE `{d}`")  # the DDL names its foreign-key targets unqualified
-            for t in tables:
-                ddl = conn.exec_driver_sql(f"SHOW CREATE TABLE `{s}`.`{t}`").one()[1]
-                conn.exec_driver_sql(ddl)
-                conn.exec_driver_sql(f"INSERT INTO `{d}`.`{t}` SELECT * FROM `{s}`.`{t}`")
-            conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
-        return self.url(dst)
-
-    def drop(self, name: str) -> None:
-        self.execute(f"DROP DATABASE IF EXISTS `{name}`")
-
-
-# --------------------------------------------------------------------------- subprocesses
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-class World:
-    """One server's databases, the stacks on them and what each step returned."""
-
-    def __init__(self, backend, heat_python: Path, logdir: Path):
-        self.backend = backend
-        self.heat_python = heat_python
-        self.logdir = logdir
-        self.urls: dict[str, str] = {}
-        self.steps = 0
-
-    # -- running things ------------------------------------------------------
-    def cloud(self, db: str) -> Path:
-        """The fake cloud's state for one database (tests/interop/fake_cloud.py)."""
-        return self.logdir / f"{db}.cloud.json"
-
-    def heat(self, command: str, db: str, *stack_ids: str, options: tuple[str, ...] = ()) -> dict:
-        """heat_driver.py in the Heat environment; its JSON result."""
-        self.steps += 1
-        log = self.logdir / f"{self.steps:02d}-{command}-{db}.log"
-        proc = subprocess.run(
-            [str(self.heat_python), str(DRIVER), "--log", str(log), "--cloud", str(self.cloud(db)),
-             command, *options, self.urls[db], *stack_ids],
-            capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO,
-        )
-        if proc.returncode != 0:
-            pytest.fail(f"heat_driver {command} on {self.backend.name}/{db} exited {proc.returncode}\n"
-                        f"stderr:\n{proc.stderr[-3000:]}\nlog {log}:\n{_tail(log)}")
-        return json.loads(proc.stdout)
-
-    def convmig(self, db: str, *args: str, expect: tuple[int, ...] = (0,)) -> tuple[int, str, str]:
-        """convmig from this environment, as an operator runs it."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVMIG_")}
-        proc = subprocess.run(
-            [sys.executable, "-m", "migrator", "--db", self.urls[db], *args],
-            capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO, env=env,
-        )
-        assert proc.returncode in expect, (
-            f"convmig {' '.join(args)} on {self.backend.name}/{db} exited {proc.returncode}\n"
-            f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
-        return proc.returncode, proc.stdout, proc.stderr
-
-    def copy(self, src: str, dst: str) -> None:
-        """The database and the fake cloud behind it."""
-        self.urls[dst] = self.backend.copy(src, dst)
-        if self.cloud(src).exists():
-            shutil.copyfile(self.cloud(src), self.cloud(dst))
-
-    # -- the fixture ---------------------------------------------------------
-    def build(self) -> None:
-        self.urls["base"] = self.backend.create("base")
-        self.heat("dbsync", "base")
-        self.created = self.heat("create", "base")["stacks"]
-        self.roots = {kind: info["id"] for kind, info in self.created.items()}
-        self.base_dump = dump(self.urls["base"])
-        for db in ("conv", "heat", "direct", "rb", "prune"):
-            self.copy("base", db)
-        # convmig exits 1: two trees are refused for a reason an operator must fix.
-        code, out, _ = self.convmig("conv", "migrate", "--all", "--format", "json", expect=(1,))
-        self.conv_run = json.loads(out)
-        self.heat_run = self.heat("heat-migrate", "heat", *self.roots.values())["results"]
-        self.conv_dump = dump(self.urls["conv"])
-        self.heat_dump = dump(self.urls["heat"])
-
-    @property
-    def migrated_roots(self) -> list[str]:
-        return [self.roots[k] for k in MIGRATABLE]
-
-
-# --------------------------------------------------------------------------- reading databases
-
-
-def dump(url: str) -> dict[str, dict[tuple, dict]]:
-    """Every Heat table (not convmig's own), row by row keyed by primary key."""
-    engine = sa.create_engine(url)
-    try:
-        meta = sa.MetaData()
-        meta.reflect(engine)
-        out = {}
-        with engine.connect() as conn:
-            for t in meta.sorted_tables:
-                if t.name.startswith("convmig"):
-                    continue
-                key = list(t.primary_key.columns) or list(t.columns)
-                out[t.name] = {tuple(r[c.name] for c in key): dict(r) for r in conn.execute(sa.select(t)).mappings()}
-        return out
-    finally:
-        engine.dispose()
-
-
-def tree_of(dumped: dict, root_id: str) -> set[str]:
-    """Root and descendants by owner_id, as Heat walks them (no backup, not deleted)."""
-    children = defaultdict(list)
-    for s in dumped["stack"].values():
-        if s["owner_id"] and not s["backup"] and s["deleted_at"] is None:
-            children[s["owner_id"]].append(s["id"])
-    out, todo = set(), [root_id]
-    while todo:
-        sid = todo.pop()
-        out.add(sid)
-        todo += children[sid]
-    return out
-
-
-def active_rows(dumped: dict, stack_ids: set[str]) -> list[dict]:
-    return [r for r in dumped["resource"].values()
-            if r["stack_id"] in stack_ids and not (r["action"] == "DELETE" and r["status"] == "COMPLETE")]
-
-
-def diff(a: dict, b: dict) -> list[tuple]:
-    """(table, key, column, a value, b value) for every difference; whole rows
-    present on one side only come as column None."""
-    out = []
-    for table in sorted(set(a) | set(b)):
-        ra, rb = a.get(table, {}), b.get(table, {})
-        for key in sorted(set(ra) - set(rb), key=str):
-            out.append((table, key, None, ra[key], None))
-        for key in sorted(set(rb) - set(ra), key=str):
-            out.append((table, key, None, None, rb[key]))
-        for key in sorted(set(ra) & set(rb), key=str):
-            for col in ra[key]:
-                if ra[key][col] != rb[key].get(col):
-                    out.append((table, key, col, ra[key][col], rb[key].get(col)))
-    return out
-
-
-def _uuid(value) -> bool:
-    try:
-        return isinstance(value, str) and len(value) == 36 and str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
 def world(request, heat_python, tmp_path_factory, interop_report):
     logdir = tmp_path_factory.mktemp(f"interop-{request.param}")
-    if request.param == "sqlite":
-        backend = SQLite(logdir)
-    elif request.param == "postgresql":
-        backend = PostgreSQL()
-    else:
-        backend = MariaDB()
-    w = World(backend, heat_python, logdir)
-    w.report = interop_report.setdefault(request.param, {})
-    try:
-        w.build()
+    with legacy_world(request.param, heat_python, logdir, interop_report.setdefault(request.param, {})) as w:
+        w.migrated_roots = [w.roots[k] for k in MIGRATABLE]
+        for db in ("conv", "heat", "direct", "rb", "prune"):
+            w.copy("base", db)
+        # convmig exits 1: two trees are refused for a reason an operator must fix.
+        _, out, _ = w.convmig("conv", "migrate", "--all", "--format", "json", expect=(1,))
+        w.conv_run = json.loads(out)
+        w.heat_run = w.heat("heat-migrate", "heat", *w.roots.values())["results"]
+        w.conv_dump = dump(w.urls["conv"])
+        w.heat_dump = dump(w.urls["heat"])
         yield w
-    finally:
-        backend.drop_all()
 
 
 # --------------------------------------------------------------------------- the tests
@@ -419,7 +154,7 @@ def test_columns_match_heats_own_migration(world):
         before = base.get(table, {}).get(key, {}).get(col) if col else None
         ok = False
         if (table, col) == ("stack", "current_traversal"):
-            ok = key[0] in migrated and _uuid(cv) and _uuid(hv) and before not in (cv, hv)
+            ok = key[0] in migrated and is_uuid(cv) and is_uuid(hv) and before not in (cv, hv)
         elif (table, col) == ("resource", "needed_by"):
             want = json.dumps(sorted(inverse[key[0]], reverse=True))
             ok = key[0] in conv_active and hv == before and cv == want
@@ -481,50 +216,11 @@ def test_each_accepts_the_others_result(world):
     assert {v["root_id"]: v["violations"] for v in json.loads(out)} == {r: [] for r in world.migrated_roots}
 
 
-def _assert_update(result: dict, convergence: bool, replacements: bool = False) -> None:
-    """Every root UPDATE_COMPLETE; below it every stack updated, or created by this
-    update, or deleted with a removed resource; no resource replaced (unless
-    ``replacements``); each live stack holds exactly the resources its template
-    enables, all on the engine."""
-    assert result["errors"] == {}, result["errors"]
-    for root, after in result["after"].items():
-        before = {s["id"]: s for s in result["before"][root]}
-        before_rows = {(s["id"], r["name"]): r["id"] for s in result["before"][root] for r in s["resources"]}
-        assert after[0]["id"] == root and after[0]["state"] == "UPDATE_COMPLETE", after[0]
-        for s in after:
-            where = f"{s['name']} ({s['id']})"
-            if s["deleted"]:
-                assert s["state"] == "DELETE_COMPLETE", (where, s["state"], s["reason"])
-                continue
-            assert s["state"] == "UPDATE_COMPLETE" or (s["state"] == "CREATE_COMPLETE" and s["id"] not in before), \
-                (where, s["state"], s["reason"])
-            if convergence or s["id"] not in before:
-                assert s["convergence"] is convergence, where  # migrated, or created by this update
-            else:
-                assert s["convergence"] is before[s["id"]]["convergence"], where  # the legacy engine keeps flags
-            assert sorted(r["name"] for r in s["resources"]) == s["template_resources"], where
-            for r in s["resources"]:
-                assert r["state"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "CHECK_COMPLETE"), (where, r)
-                if (s["id"], r["name"]) in before_rows and not replacements:
-                    assert r["id"] == before_rows[(s["id"], r["name"])], f"{where}: {r['name']} was replaced"
-        grown = [s for s in after if not s["deleted"] and s["template_resources"] == ["0", "1", "2"]]
-        if before[root]["name"].endswith("nested"):
-            assert grown, "the ResourceGroup grew from 2 to 3 members"
-
-
-def _assert_delete(result: dict) -> None:
-    assert result["errors"] == {}, result["errors"]
-    for root, after in result["after"].items():
-        for s in after:
-            assert s["deleted"] and s["state"] == "DELETE_COMPLETE", (s["name"], s["state"], s["reason"])
-            assert s["resources"] == [], (s["name"], s["resources"])
-
-
 def test_convergence_engine_updates_and_deletes_migrated_stacks(world):
     update = world.heat("converge-update", "conv", *world.migrated_roots)
-    _assert_update(update, convergence=True)
+    assert_update(update, convergence=True)
     delete = world.heat("converge-delete", "conv", *world.migrated_roots)
-    _assert_delete(delete)
+    assert_delete(delete)
 
 
 def test_convergence_delete_right_after_migration_follows_convmigs_requires(world):
@@ -535,7 +231,7 @@ def test_convergence_delete_right_after_migration_follows_convmigs_requires(worl
     stacks = set().union(*(tree_of(migrated_dump, r) for r in world.migrated_roots))
     rows = {r["id"]: r for r in active_rows(migrated_dump, stacks)}
     delete = world.heat("converge-delete", "direct", *world.migrated_roots)
-    _assert_delete(delete)
+    assert_delete(delete)
 
     engine = sa.create_engine(world.urls["direct"])
     try:
@@ -569,9 +265,9 @@ def test_rollback_restores_legacy_and_the_legacy_engine_works(world):
     assert not differences, "rollback did not restore Heat's tables:\n" + "\n".join(map(str, differences[:40]))
 
     update = world.heat("legacy-update", "rb", *world.migrated_roots)
-    _assert_update(update, convergence=False)
+    assert_update(update, convergence=False)
     delete = world.heat("legacy-delete", "rb", *world.migrated_roots)
-    _assert_delete(delete)
+    assert_delete(delete)
 
 
 def test_prune_orphans_rollback_and_convergence(world):
@@ -592,5 +288,5 @@ def test_prune_orphans_rollback_and_convergence(world):
     assert not differences, "rollback did not restore the pruned rows:\n" + "\n".join(map(str, differences[:40]))
 
     world.convmig("prune", "migrate", "--prune-orphans", "--format", "json", stale)
-    _assert_update(world.heat("converge-update", "prune", stale), convergence=True)
-    _assert_delete(world.heat("converge-delete", "prune", stale))
+    assert_update(world.heat("converge-update", "prune", stale), convergence=True)
+    assert_delete(world.heat("converge-delete", "prune", stale))
