@@ -13,8 +13,10 @@ runs convmig as a subprocess, exactly as an operator would, and measures:
   log scan   ``convmig --db URL log --verify``                   (reads every event)
   rollback   ``convmig --db URL rollback --run RUN --yes``       (all of them)
 
-and the peak RSS of each command (the child's own ``ru_maxrss`` from
-``os.wait4``). Each figure is the median over the runs (min and max too).
+and the peak RSS and the CPU time (user + system) of each command (the
+child's own ``ru_maxrss`` and ``ru_utime + ru_stime`` from ``os.wait4``; the
+CPU time is convmig's own work, which another process's load changes little,
+though it leaves out the database server's). Each figure is the median over the runs (min and max too).
 
 The floor: on another fresh copy, the same final rows are written by the
 plainest bulk SQL there is, through the bare DB-API driver (sqlite3, psycopg,
@@ -32,8 +34,9 @@ its process start-up (shown under the table), the floor's does not.
 
 Checks, all untimed, on the first run (every run with --check-every-run): the
 copy equals the template (MariaDB), convmig migrated every tree and changed the
-same rows as on run 1, rollback restored every Heat table exactly, and the
-floor equals convmig.
+same rows as on run 1, Heat's schema (columns, indexes, foreign keys) is the
+template's after migrate and after rollback (no supporting index left),
+rollback restored every Heat table exactly, and the floor equals convmig.
 
 Copies: SQLite copies the file; PostgreSQL builds ``bench_tmpl_<roots>`` once
 and runs ``CREATE DATABASE bench_run TEMPLATE bench_tmpl_<roots>`` per copy;
@@ -360,6 +363,23 @@ class TableDiff:
         return not (self.changed or self.deleted or self.inserted)
 
 
+def schema_of(url: str) -> dict:
+    """Heat's tables as the database describes them: columns, indexes (by their
+    columns and uniqueness) and foreign keys. Two databases with equal schemas
+    give equal results, whatever the names of their databases."""
+    engine = make_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {table: {
+            "columns": sorted(c["name"] for c in inspector.get_columns(table)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)),
+            "foreign_keys": sorted((tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                                   for f in inspector.get_foreign_keys(table)),
+        } for table in (t.name for t in HEAT_TABLES)}
+    finally:
+        engine.dispose()
+
+
 def diff_databases(before_url: str, after_url: str) -> dict[str, TableDiff]:
     """Every Heat table, row by row: what differs between two databases.
 
@@ -546,6 +566,7 @@ class Result:
     rss_mb: float
     stdout: str
     stderr: str
+    cpu: float = 0.0  # the child's user + system CPU seconds: its own work, whatever the machine's load
 
 
 def child_env() -> dict[str, str]:
@@ -576,7 +597,8 @@ for line in sys.stdin:
     wall = time.perf_counter() - t0
     # The launcher's own high-water mark (its rusage would include its parent's).
     own = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-    sys.stdout.write(json.dumps({"wall": wall, "status": status, "maxrss_kb": usage.ru_maxrss, "launcher_kb": own}) + "\n")
+    sys.stdout.write(json.dumps({"wall": wall, "status": status, "maxrss_kb": usage.ru_maxrss, "launcher_kb": own,
+                                 "cpu": usage.ru_utime + usage.ru_stime}) + "\n")
     sys.stdout.flush()
 """
 
@@ -620,7 +642,8 @@ def convmig(url: str | None, *args: str) -> Result:
             stdout = fh.read().decode(errors="replace")
         with open(err, "rb") as fh:
             stderr = fh.read().decode(errors="replace")
-    return Result(reply["wall"], os.waitstatus_to_exitcode(reply["status"]), reply["maxrss_kb"] / 1024.0, stdout, stderr)
+    return Result(reply["wall"], os.waitstatus_to_exitcode(reply["status"]), reply["maxrss_kb"] / 1024.0, stdout, stderr,
+                  reply["cpu"])
 
 
 def expect(res: Result, what: str, rc: int = 0) -> None:
@@ -650,7 +673,9 @@ def bench_one(backend: Backend, runs: int, seed: int, batch_size: int | None, ch
         f"{counts['resource']} resources")
     timings: dict[str, list[float]] = {m: [] for m in MEASURES}
     rss: dict[str, list[float]] = {c: [] for c in COMMANDS}
+    cpu: dict[str, list[float]] = {c: [] for c in COMMANDS}
     checks: list[str] = []
+    heat_schema = schema_of(backend.template_url)
     reference = None
     stmts: list[Statement] = []
     diff_summary: dict = {}
@@ -669,6 +694,7 @@ def bench_one(backend: Backend, runs: int, seed: int, batch_size: int | None, ch
         expect(res, f"{tag}: migrate --dry-run")
         timings["plan"].append(res.wall)
         rss["plan"].append(res.rss_mb)
+        cpu["plan"].append(res.cpu)
         log(f"{tag}: plan (dry run) {res.wall:.2f}s ({n / res.wall:.0f} trees/s), {res.rss_mb:.0f} MB")
 
         res = convmig(url, *migrate_args)
@@ -679,8 +705,13 @@ def bench_one(backend: Backend, runs: int, seed: int, batch_size: int | None, ch
         run_id = report["run_id"]
         timings["migrate"].append(res.wall)
         rss["migrate"].append(res.rss_mb)
+        cpu["migrate"].append(res.cpu)
         log(f"{tag}: migrate {res.wall:.2f}s ({n / res.wall:.0f} trees/s), {res.rss_mb:.0f} MB")
 
+        if check:
+            if schema_of(url) != heat_schema:
+                raise BenchError(f"{tag}: Heat's schema differs from the template's after migrate (an index left behind?)")
+            checks.append(f"run {i}: Heat's schema (tables, columns, indexes, foreign keys) as before after migrate")
         if reference is None or check:
             diff = diff_databases(backend.template_url, url)
             canon = canonical(diff)
@@ -699,6 +730,7 @@ def bench_one(backend: Backend, runs: int, seed: int, batch_size: int | None, ch
         expect(res, f"{tag}: log")
         timings["log_page"].append(res.wall)
         rss["log_page"].append(res.rss_mb)
+        cpu["log_page"].append(res.cpu)
 
         res = convmig(url, "log", "--verify")
         expect(res, f"{tag}: log --verify")
@@ -706,6 +738,7 @@ def bench_one(backend: Backend, runs: int, seed: int, batch_size: int | None, ch
             raise BenchError(f"{tag}: log --verify did not report a clean log: {res.stderr.strip()[-300:]}")
         timings["log_scan"].append(res.wall)
         rss["log_scan"].append(res.rss_mb)
+        cpu["log_scan"].append(res.cpu)
         log(f"{tag}: log page {timings['log_page'][-1]:.2f}s, log scan {res.wall:.2f}s")
 
         res = convmig(url, "rollback", "--run", run_id, "--yes", "--format", "json")
@@ -715,12 +748,16 @@ def bench_one(backend: Backend, runs: int, seed: int, batch_size: int | None, ch
             raise BenchError(f"{tag}: rollback counts {rb.get('counts')}, expected {{'rolled back': {n}}}")
         timings["rollback"].append(res.wall)
         rss["rollback"].append(res.rss_mb)
+        cpu["rollback"].append(res.cpu)
         log(f"{tag}: rollback {res.wall:.2f}s, {res.rss_mb:.0f} MB")
         if check:
             left = diff_databases(backend.template_url, url)
             if left:
                 raise BenchError(f"{tag}: rollback did not restore the Heat tables: {json.dumps(describe_diff(left))}")
             checks.append(f"run {i}: rollback restored every Heat table exactly")
+            if schema_of(url) != heat_schema:
+                raise BenchError(f"{tag}: Heat's schema differs from the template's after rollback (an index left behind?)")
+            checks.append(f"run {i}: Heat's schema as before after rollback")
 
         url = backend.fresh_copy()
         elapsed = run_floor(backend, url, stmts)
@@ -741,6 +778,7 @@ def bench_one(backend: Backend, runs: int, seed: int, batch_size: int | None, ch
         "counts": counts,
         "timings": summary,
         "rss_mb": {c: {"max": max(v), "runs": v} for c, v in rss.items()},
+        "cpu_s": {c: stats(v) for c, v in cpu.items() if v},
         "trees_per_s": n / summary["migrate"]["median"],
         "ratio": summary["migrate"]["median"] / summary["floor"]["median"],
         "floor": {
@@ -836,6 +874,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mysql-url", default=DEFAULT_MYSQL, help="MariaDB admin URL (default %(default)s; env CONVMIG_BENCH_MYSQL_URL)")
     p.add_argument("--workdir", metavar="DIR", help="where SQLite files go (default: a temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the template databases and files at the end")
+    p.add_argument("--variant", metavar="TEXT", help="what is special about this setup (e.g. a server setting), "
+                   "recorded with each result; bench/plot.py draws it as a line of its own")
     p.add_argument("--plot", metavar="PNG", help="also draw ms per tree against roots into PNG (needs --out; "
                    "bench/plot.py combines several result files)")
     args = p.parse_args(argv)
@@ -886,7 +926,8 @@ def main(argv: list[str] | None = None) -> int:
                 backend = None
                 try:
                     backend = make_backend(name, roots, args, workdir)
-                    results.append(bench_one(backend, args.runs, args.seed, args.batch_size, args.check_every_run))
+                    result = bench_one(backend, args.runs, args.seed, args.batch_size, args.check_every_run)
+                    results.append({**result, "variant": args.variant} if args.variant else result)
                 except BenchError as exc:
                     errors.append(f"{name} {roots}: {exc}")
                     log(f"ERROR {name} {roots}: {exc}")

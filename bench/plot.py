@@ -25,27 +25,41 @@ def per_tree_ms(result: dict, measure: str) -> float:
     return result["timings"][measure]["median"] / result["roots"] * 1000.0
 
 
+def series(result: dict) -> str:
+    """A line of the plot: the backend, and the variant of its setup if any
+    (``bench.py --variant``, e.g. a server setting)."""
+    variant = result.get("variant")
+    return f"{result['backend']} ({variant})" if variant else result["backend"]
+
+
+def cpu_ms(result: dict, command: str) -> str:
+    """convmig's own CPU per tree (user + system, load-independent), if recorded."""
+    cpu = (result.get("cpu_s") or {}).get(command)
+    return f"{cpu['median'] / result['roots'] * 1000.0:.2f}" if cpu else "—"
+
+
 def load(paths: list[str]) -> list[dict]:
-    """Every result of every file; a later file's (backend, roots) wins."""
+    """Every result of every file; a later file's (series, roots) wins."""
     found: dict[tuple[str, int], dict] = {}
     for path in paths:
         doc = json.loads(Path(path).read_text())
         for r in doc["results"]:
             r = {**r, "startup_s": (doc.get("startup") or {}).get("median"), "commit": doc.get("git", {}).get("head", "")[:7]}
-            found[(r["backend"], r["roots"])] = r
-    return sorted(found.values(), key=lambda r: (r["backend"], r["roots"]))
+            found[(series(r), r["roots"])] = r
+    return sorted(found.values(), key=lambda r: (series(r), r["roots"]))
 
 
 def table(results: list[dict]) -> str:
-    head = ["backend", "roots", "stacks", "resources", "migrate s", "migrate ms/tree", "rollback s", "rollback ms/tree",
-            "rollback / migrate", "floor s", "floor ms/tree", "migrate / floor", "peak RSS MB migrate / rollback"]
+    head = ["backend", "roots", "stacks", "resources", "migrate s", "migrate ms/tree", "migrate CPU ms/tree", "rollback s",
+            "rollback ms/tree", "rollback / migrate", "floor s", "floor ms/tree", "migrate / floor",
+            "peak RSS MB migrate / rollback"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in results:
         t = r["timings"]
         m, rb, fl = t["migrate"]["median"], t["rollback"]["median"], t["floor"]["median"]
         lines.append("| " + " | ".join([
-            r["backend"], f"{r['roots']:,}", f"{r['counts']['stack']:,}", f"{r['counts']['resource']:,}",
-            f"{m:.1f}", f"{per_tree_ms(r, 'migrate'):.2f}", f"{rb:.1f}", f"{per_tree_ms(r, 'rollback'):.2f}",
+            series(r), f"{r['roots']:,}", f"{r['counts']['stack']:,}", f"{r['counts']['resource']:,}",
+            f"{m:.1f}", f"{per_tree_ms(r, 'migrate'):.2f}", cpu_ms(r, "migrate"), f"{rb:.1f}", f"{per_tree_ms(r, 'rollback'):.2f}",
             f"{rb / m:.2f}", f"{fl:.2f}", f"{per_tree_ms(r, 'floor'):.3f}", f"{m / fl:.1f}",
             f"{r['rss_mb']['migrate']['max']:.0f} / {r['rss_mb']['rollback']['max']:.0f}",
         ]) + " |")
@@ -57,7 +71,7 @@ def growth(results: list[dict]) -> str:
     lines = []
     by: dict[str, list[dict]] = {}
     for r in results:
-        by.setdefault(r["backend"], []).append(r)
+        by.setdefault(series(r), []).append(r)
     for backend, rs in by.items():
         if len(rs) < 2:
             continue
@@ -77,12 +91,13 @@ def plot(results: list[dict], png: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     by: dict[str, list[dict]] = {}
     for r in results:
-        by.setdefault(r["backend"], []).append(r)
-    for backend, rs in sorted(by.items()):
+        by.setdefault(series(r), []).append(r)
+    for name, rs in sorted(by.items()):
         xs = [r["roots"] for r in rs]
+        variant = bool(rs[0].get("variant"))
         for measure, style in STYLES.items():
-            ax.plot(xs, [per_tree_ms(r, measure) for r in rs], style, marker="o", color=COLOURS.get(backend),
-                    label=f"{backend} {measure}")
+            ax.plot(xs, [per_tree_ms(r, measure) for r in rs], style, marker="s" if variant else "o",
+                    color=COLOURS.get(rs[0]["backend"]), alpha=0.55 if variant else 1.0, label=f"{name} {measure}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("root stacks in the cloud")

@@ -38,6 +38,8 @@ def test_bench_smoke_runs_and_prints_the_table(tmp_path):
     (result,) = doc["results"]
     assert result["backend"] == "sqlite" and result["roots"] == 20
     assert any("floor result equals convmig's" in c for c in result["checks"])
+    assert sum("Heat's schema" in c for c in result["checks"]) == 2  # after migrate and after rollback
+    assert result["cpu_s"]["migrate"]["median"] > 0
     assert any("rollback restored" in c for c in result["checks"])
     assert result["floor"]["rows"]["stack"]["updated"] == result["counts"]["stack"]
     assert doc["errors"] == []
