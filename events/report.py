@@ -448,9 +448,16 @@ class Verification:
 
 
 def verify(log: EventLog) -> Verification:
-    """Recompute every chain from the stored rows; cross-check the index and run references."""
-    results: list[tuple[str, str, str, ChainResult]] = []
+    """Recompute every chain from the stored rows; cross-check the index and run references.
+
+    Memory grows by one output record per chain (the heads an operator keeps
+    elsewhere) and one small tuple for the cross-checks, not by whole chain
+    results: a 100,000-tree log is half a million events."""
+    heads: list[dict] = []
+    chains: dict[UUID, tuple[int, str, int, bool]] = {}  # aggregate -> (version, head, heads index, clean)
+    findings: list[Finding] = []
     referenced: dict[tuple[UUID, UUID], int] = {}  # (run, aggregate) -> first version naming it
+    run_ids: dict[UUID, UUID] = {}  # one object per run id, however many events name it
     events = 0
     for aggregate_id, rows in groupby(log.scan_by_aggregate(), key=lambda n: n.originator_id):
         items, kind, ident, name = [], "", str(aggregate_id), ""
@@ -461,20 +468,22 @@ def verify(log: EventLog) -> Verification:
             kind, ident, name = _identity(item, kind, ident, name)
             run_id = getattr(item.event, "run_id", None)
             if run_id is not None:
-                referenced.setdefault((run_id, aggregate_id), n.originator_version)
-        results.append((kind, ident, name, verify_chain(aggregate_id, items)))
-    findings = [f for *_, r in results for f in r.findings]
-    findings += _index_findings(log, {r.aggregate_id: r for *_, r in results})
-    runs = {r.aggregate_id for kind, *_, r in results if kind == "run"}
+                referenced.setdefault((run_ids.setdefault(run_id, run_id), aggregate_id), n.originator_version)
+        result = verify_chain(aggregate_id, items)
+        findings += result.findings
+        chains[aggregate_id] = (result.version, result.head, len(heads), not result.findings)
+        heads.append(_head_record(kind, ident, name, result))
+    indexed = log.index_heads()
+    findings += _index_findings(indexed, chains)
+    runs = {agg for agg, (_, _, i, _) in chains.items() if heads[i]["kind"] == "run"}
     findings += [
         Finding(agg, version, None, "deleted", f"v{version} refers to run {run_id}, whose events are missing")
         for (run_id, agg), version in referenced.items()
         if run_id not in runs
     ]
-    labels = {r.aggregate_id: (kind, ident, name) for kind, ident, name, r in results}
-    indexed = log.index_heads()
+    labels = {f.aggregate_id: heads[chains[f.aggregate_id][2]] for f in findings if f.aggregate_id in chains}
     return Verification(
-        heads=sorted((_head_record(kind, ident, name, r) for kind, ident, name, r in results), key=lambda h: (h["kind"] != "stack", h["id"])),
+        heads=sorted(heads, key=lambda h: (h["kind"] != "stack", h["id"])),
         findings=[_finding_record(f, labels, indexed) for f in sorted(findings, key=lambda f: (str(f.aggregate_id), f.version))],
         events=events,
     )
@@ -501,18 +510,20 @@ def _identity(item: StoredItem, kind: str, ident: str, name: str) -> tuple[str, 
     return kind, ident, name
 
 
-def _index_findings(log: EventLog, chains: dict[UUID, ChainResult]) -> list[Finding]:
+def _index_findings(indexed: dict[UUID, tuple[str, int, str]], chains: dict[UUID, tuple[int, str, int, bool]]) -> list[Finding]:
     """What only the index can reveal: a chain shorter than recorded, or gone entirely."""
     findings = []
-    for aggregate_id, (label_, version, head) in log.index_heads().items():
+    for aggregate_id, (label_, version, head) in indexed.items():
         chain = chains.get(aggregate_id)
         if chain is None:
             findings.append(Finding(aggregate_id, 1, None, "deleted", f"all events of {label_} are missing (index records v{version})"))
-        elif chain.version < version:
+            continue
+        found_version, found_head, _, clean = chain
+        if found_version < version:
             findings.append(
-                Finding(aggregate_id, chain.version + 1, None, "truncated", f"index records v{version}, the log ends at v{chain.version}")
+                Finding(aggregate_id, found_version + 1, None, "truncated", f"index records v{version}, the log ends at v{found_version}")
             )
-        elif chain.version == version and chain.head != head and not chain.findings:
+        elif found_version == version and found_head != head and clean:
             findings.append(Finding(aggregate_id, version, None, "edited", f"v{version} differs from the head the index recorded"))
     return findings
 
@@ -522,7 +533,10 @@ def _head_record(kind: str, ident: str, name: str, result: ChainResult) -> dict:
 
 
 def _finding_record(finding: Finding, labels: dict, indexed: dict) -> dict:
-    kind, ident, name = labels.get(finding.aggregate_id, ("", "", ""))
+    head = labels.get(finding.aggregate_id)
+    kind, ident, name = (head["kind"], head["id"], head["name"]) if head else ("", "", "")
+    if kind == "unknown":
+        kind = ""
     if not kind and finding.aggregate_id in indexed:
         kind, ident = indexed[finding.aggregate_id][0].split(" ", 1)
     return {
