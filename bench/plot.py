@@ -88,7 +88,7 @@ def plot(results: list[dict], png: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, ax = plt.subplots(figsize=(8, 6.5), dpi=110)
     by: dict[str, list[dict]] = {}
     for r in results:
         by.setdefault(series(r), []).append(r)
@@ -104,7 +104,7 @@ def plot(results: list[dict], png: str) -> None:
     ax.set_ylabel("ms per tree (wall, incl. start-up)")
     ax.set_title("convmig: cost per tree against cloud size (flat = linear)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below: the lines stay visible
     fig.tight_layout()
     Path(png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
