@@ -43,10 +43,6 @@ class Kind:
         return None if self.template is not None else self.interface
 
 
-#: The Kind of each plain type name, shared by every stack (Kinds are immutable).
-_PLAIN: dict[str, Kind] = {}
-
-
 class Registry:
     """The user registry of one stored environment."""
 
@@ -77,12 +73,9 @@ class Registry:
         """``get_resource_info(type, name)`` reduced to a :class:`Kind`.
 
         Most stored environments map no type: then a type that names no
-        template is its own plugin, and its Kind is shared (no registry walk)."""
+        template is its own plugin, without a registry walk."""
         if self.empty and not type_name.endswith(_TEMPLATE_SUFFIXES):
-            found = _PLAIN.get(type_name)
-            if found is None:
-                found = _PLAIN[type_name] = Kind(type_name)
-            return found
+            return Kind(type_name)
         found = self._info(type_name, resource_name, depth=0)
         return found if found is not None else Kind(type_name)
 
