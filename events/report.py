@@ -454,7 +454,7 @@ def verify(log: EventLog) -> Verification:
     elsewhere) and one small tuple for the cross-checks, not by whole chain
     results: a 100,000-tree log is half a million events."""
     heads: list[dict] = []
-    chains: dict[UUID, tuple[int, str, int, bool]] = {}  # aggregate -> (version, head, heads index, clean)
+    chains: dict[UUID, tuple[int, str, bool, int]] = {}  # aggregate -> (version, head, clean, heads index)
     findings: list[Finding] = []
     referenced: dict[tuple[UUID, UUID], int] = {}  # (run, aggregate) -> first version naming it
     run_ids: dict[UUID, UUID] = {}  # one object per run id, however many events name it
@@ -471,17 +471,17 @@ def verify(log: EventLog) -> Verification:
                 referenced.setdefault((run_ids.setdefault(run_id, run_id), aggregate_id), n.originator_version)
         result = verify_chain(aggregate_id, items)
         findings += result.findings
-        chains[aggregate_id] = (result.version, result.head, len(heads), not result.findings)
+        chains[aggregate_id] = (result.version, result.head, not result.findings, len(heads))
         heads.append(_head_record(kind, ident, name, result))
     indexed = log.index_heads()
     findings += _index_findings(indexed, chains)
-    runs = {agg for agg, (_, _, i, _) in chains.items() if heads[i]["kind"] == "run"}
+    runs = {agg for agg, (*_, i) in chains.items() if heads[i]["kind"] == "run"}
     findings += [
         Finding(agg, version, None, "deleted", f"v{version} refers to run {run_id}, whose events are missing")
         for (run_id, agg), version in referenced.items()
         if run_id not in runs
     ]
-    labels = {f.aggregate_id: heads[chains[f.aggregate_id][2]] for f in findings if f.aggregate_id in chains}
+    labels = {f.aggregate_id: heads[chains[f.aggregate_id][3]] for f in findings if f.aggregate_id in chains}
     return Verification(
         heads=sorted(heads, key=lambda h: (h["kind"] != "stack", h["id"])),
         findings=[_finding_record(f, labels, indexed) for f in sorted(findings, key=lambda f: (str(f.aggregate_id), f.version))],
@@ -510,15 +510,18 @@ def _identity(item: StoredItem, kind: str, ident: str, name: str) -> tuple[str, 
     return kind, ident, name
 
 
-def _index_findings(indexed: dict[UUID, tuple[str, int, str]], chains: dict[UUID, tuple[int, str, int, bool]]) -> list[Finding]:
-    """What only the index can reveal: a chain shorter than recorded, or gone entirely."""
+def _index_findings(indexed: dict[UUID, tuple[str, int, str]], chains: dict[UUID, tuple]) -> list[Finding]:
+    """What only the index can reveal: a chain shorter than recorded, or gone entirely.
+
+    ``chains`` maps an aggregate to ``(version, head, clean, ...)``: what was
+    recomputed, whether the chain had findings; callers may keep more after."""
     findings = []
     for aggregate_id, (label_, version, head) in indexed.items():
         chain = chains.get(aggregate_id)
         if chain is None:
             findings.append(Finding(aggregate_id, 1, None, "deleted", f"all events of {label_} are missing (index records v{version})"))
             continue
-        found_version, found_head, _, clean = chain
+        found_version, found_head, clean = chain[:3]
         if found_version < version:
             findings.append(
                 Finding(aggregate_id, found_version + 1, None, "truncated", f"index records v{version}, the log ends at v{found_version}")

@@ -221,7 +221,7 @@ def _chain(aggregate_id: UUID, kind: str, ident: str, name: str, items: list[Sto
     """One history's chain recomputed, plus what only the index can reveal (a cut-off end)."""
     result: ChainResult = verify_chain(aggregate_id, items)
     own = {aggregate_id: indexed[aggregate_id]} if aggregate_id in indexed else {}
-    found = {aggregate_id: (result.version, result.head, 0, not result.findings)}
+    found = {aggregate_id: (result.version, result.head, not result.findings)}
     findings = list(result.findings) + _index_findings(own, found)
     labels = {aggregate_id: {"kind": kind, "id": ident, "name": name}}
     return Chain(kind, ident, name, result.version, result.head, [_finding_record(f, labels, own) for f in findings])
